@@ -1,0 +1,5 @@
+"""``python -m jobshadow`` — same as the ``jobshadow`` command."""
+
+from jobshadow.cli.main import main
+
+main()

@@ -1,0 +1,557 @@
+"""The recorder: wires capture → protect → spool and runs it until told to stop (device zone).
+
+Threads and what they may do:
+
+* ``x11-record`` (capture) parses the ordered input stream; its sink only checks the gate,
+  appends to the event deque and pokes the screen thread. It never blocks.
+* ``screen`` owns the frame planner: it grabs after changes and before actions, masks each grab
+  (protect) right away, and queues images for encoding. It also pumps the window model.
+* ``writer`` owns the privacy filter, the typed-text guard and the spool writer: it filters and
+  writes events, encodes queued frames, flushes at least every ``flush_seconds`` and rotates.
+* ``control`` answers the Unix control socket.
+
+Memory is bounded: the frame queue holds ``frame_queue`` images and drops (counted, recorded as
+``frame_drop`` events) when the encoder falls behind; events are never dropped below the
+``input_queue`` bound.
+
+Shutdown order is fixed: stop sources (input stream, then the screen thread after a final frame),
+drain the filters (held-back keys are scanned and written), finish the segment, stop the control
+socket. Every step gets what remains of one deadline.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import ctypes
+import logging
+import os
+import queue
+import resource
+import select
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from jobshadow import __version__
+from jobshadow.agent.control import ControlServer
+from jobshadow.capture.backend import DamageNotice, InputFocusNotice, StreamItem
+from jobshadow.capture.framing import ActionClassifier, Encode, FramePlanner
+from jobshadow.capture.x11.display import check_server, connect, resolve_display
+from jobshadow.capture.x11.record import XRecordInput
+from jobshadow.capture.x11.screen import X11Screen
+from jobshadow.capture.x11.windows import Snapshot, StackEntry, X11Windows
+from jobshadow.config import Settings
+from jobshadow.errors import ConsentError
+from jobshadow.home import Home
+from jobshadow.protect.consent import ConsentStore
+from jobshadow.protect.filter import DeviceFilter, FilterInput
+from jobshadow.protect.gate import CaptureGate
+from jobshadow.protect.masking import Layer, apply_mask, keep_region
+from jobshadow.protect.scope import ScopePolicy
+from jobshadow.protect.typed_text import TypedTextGuard
+from jobshadow.records import (
+    FocusChange,
+    FrameDrop,
+    FrameMeta,
+    Marker,
+    Protected,
+    Rect,
+    ScreenImage,
+    VisibleWindow,
+    WindowInfo,
+)
+from jobshadow.segment.format import EVENT_KINDS
+from jobshadow.segment.video import H264Encoder
+from jobshadow.sensitive import redact as redact_text
+from jobshadow.sensitive import scan
+from jobshadow.spool.keys import load_spool_key
+from jobshadow.spool.recovery import RecoveryReport, recover_open_segments
+from jobshadow.spool.store import SpoolStore, new_session_id
+from jobshadow.spool.writer import SpoolWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Action:
+    t: float
+
+
+@dataclass
+class _Shot:
+    """A masked grab as the planner holds it."""
+
+    image: Any
+    monitors: tuple[Any, ...]
+    windows: tuple[VisibleWindow, ...]
+    masked_area: int
+    width: int
+    height: int
+
+
+@dataclass
+class Counters:
+    captured: collections.Counter[str] = field(default_factory=collections.Counter)
+    written: collections.Counter[str] = field(default_factory=collections.Counter)
+    frames_queued: int = 0
+    frames_written: int = 0
+    frames_dropped: collections.Counter[str] = field(default_factory=collections.Counter)
+    grabs: int = 0
+    input_dropped: int = 0
+
+
+def harden_process() -> None:
+    """No core dumps and no ptrace by other processes: memory holds unmasked pixels and keys."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+    except (OSError, AttributeError):
+        log.warning("could not mark the process non-dumpable")
+
+
+class Recorder:
+    def __init__(self, settings: Settings, *, display: str | None = None) -> None:
+        self.settings = settings
+        self.home = Home(settings.home).ensure()
+        self.display_name = resolve_display(display or settings.capture.display)
+        self.policy = ScopePolicy(settings.capture.scope)
+        self.consent = ConsentStore(self.home)
+        self.gate = CaptureGate()
+        self.counters = Counters()
+        self.session = new_session_id()
+        self.store = SpoolStore(self.home)
+        self.recovered: list[RecoveryReport] = []
+        self.started_at = time.monotonic()
+        self._events: collections.deque[FilterInput] = collections.deque()
+        self._screen_q: collections.deque[DamageNotice | _Action] = collections.deque()
+        self._frames: queue.Queue[ScreenImage | None] = queue.Queue(maxsize=settings.capture.frame_queue)
+        self._stop = threading.Event()
+        self._screen_done = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self._classifier = ActionClassifier()
+        self._seq = 0
+        self._segment_started = threading.Event()
+        self._status_lock = threading.Lock()
+        self._consent_mtime = 0.0
+        self.stop_reason = ""
+        self.failure: BaseException | None = None
+
+    # --- preconditions --------------------------------------------------------------------------
+    def check_ready(self) -> None:
+        """Raise with a one-line reason when recording must not start."""
+        self.consent.require()
+        if self.policy.nothing_in_scope:
+            raise ConsentError(
+                "nothing is in capture scope: set [capture.scope] allow_apps in the config "
+                "(default deny: no application is recorded until allowed)"
+            )
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+    def run(self, duration: float | None = None) -> None:
+        """Record until ``duration`` elapses or ``request_stop`` is called; then finish cleanly."""
+        self.check_ready()
+        harden_process()
+        with self.home.recorder_lock():
+            self._run_locked(duration)
+
+    def _run_locked(self, duration: float | None) -> None:
+        probe = connect(self.display_name)
+        try:
+            check_server(probe, self.display_name)
+        finally:
+            probe.close()
+        self.key = load_spool_key(self.home, self.settings.protect.keyring)
+        self.recovered = recover_open_segments(self.store, self.key)
+        for rep in self.recovered:
+            log.info("recovered segment %s: %s (%d messages)", rep.segment_id, rep.outcome, rep.messages)
+
+        self.screen = X11Screen(self.display_name)
+        self.windows = X11Windows(self.display_name)
+        self.input = XRecordInput(self.display_name, self.screen.damage_event_code)
+        self.filter = DeviceFilter(self.policy, _Lookup(self.windows), TypedTextGuard(
+            scan, holdback=self.settings.protect.holdback_ms / 1000.0,
+            max_hold=self.settings.protect.max_hold_ms / 1000.0))
+        base_meta = {
+            "schema_version": 1,
+            "recorder_version": __version__,
+            "backend": "x11",
+            "display": self.display_name,
+            "screen": {"width": self.screen.width, "height": self.screen.height},
+            "monitors": [m.as_json() for m in self.screen.monitors],
+            "clock": {"source": "CLOCK_MONOTONIC", "x_server_offset_ms": round(self.input.clock.offset_ms, 3)},
+            "scope": {
+                "allow_apps": list(self.policy.settings.allow_apps),
+                "deny_apps": list(self.policy.settings.deny_apps),
+            },
+        }
+        cap = self.settings.capture
+        self.spool = SpoolWriter(
+            self.store, self.key, self.settings.segments, session=self.session, base_meta=base_meta,
+            encoder_factory=lambda w, h: H264Encoder(w, h, preset=cap.encoder_preset, crf=cap.encoder_crf),
+            on_finished=self._segment_finished,
+        )
+        self.planner = FramePlanner(
+            grab_interval=cap.grab_interval_ms / 1000.0,
+            change_interval=cap.change_frame_interval_ms / 1000.0,
+            settle=cap.settle_ms / 1000.0,
+        )
+        self._consent_mtime = self.consent.mtime()
+        self.control = ControlServer(self.home.control_socket, self._on_command)
+        screen_thread = threading.Thread(target=self._screen_loop, name="screen", daemon=True)
+        writer_thread = threading.Thread(target=self._writer_loop, name="writer", daemon=True)
+        self._events.append(Marker(t=time.monotonic(), name="recording_start",
+                                   detail={"session": self.session, "display": self.display_name}))
+        active = self.windows.active()
+        self._events.append(FocusChange(t=time.monotonic(), window=self._with_geometry(active)))
+        writer_thread.start()
+        screen_thread.start()
+        self.input.start(self._on_stream)
+        self.control.start()
+        deadline = None if duration is None else time.monotonic() + duration
+        try:
+            while not self._stop.is_set():
+                timeout = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
+                if self._stop.wait(timeout):
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    self.stop_reason = self.stop_reason or "duration"
+                    break
+                if self.input.failure is not None:
+                    self.failure = self.input.failure
+                    self.stop_reason = "input stream failed"
+                    break
+                if not writer_thread.is_alive() or not screen_thread.is_alive():
+                    self.stop_reason = "internal thread stopped"
+                    break
+        finally:
+            self._shutdown(screen_thread, writer_thread)
+
+    def request_stop(self, reason: str = "requested") -> None:
+        self.stop_reason = self.stop_reason or reason
+        self._stop.set()
+        self._poke()
+
+    def _shutdown(self, screen_thread: threading.Thread, writer_thread: threading.Thread) -> None:
+        deadline = time.monotonic() + 2.0
+        self._stop.set()
+        # 1. sources: the input stream, then the screen thread (it queues a final frame).
+        self.input.stop(max(0.1, deadline - time.monotonic()))
+        self._poke()
+        screen_thread.join(max(0.1, deadline - time.monotonic()))
+        # 2+3. the writer drains events and frames, flushes the guard, finishes the segment.
+        self._frames.put(None)
+        writer_thread.join(max(0.5, deadline - time.monotonic() + 1.0))
+        # 4. control.
+        self.control.stop(0.5)
+        for closer in (self.windows.close, self.screen.close):
+            try:
+                closer()
+            except Exception:
+                log.debug("close failed", exc_info=True)
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    # --- input stream (x11-record thread; must not block) -------------------------------------------
+    def _on_stream(self, item: StreamItem) -> None:
+        if not self.gate.open:
+            return
+        if isinstance(item, DamageNotice):
+            self._screen_q.append(item)
+            self._poke()
+            return
+        if isinstance(item, InputFocusNotice):
+            self._events.append(item)
+            return
+        if len(self._events) >= self.settings.capture.input_queue:
+            self.counters.input_dropped += 1
+            return
+        self.counters.captured[item.kind] += 1
+        self._events.append(item)
+        if self._classifier.starts_action(item):
+            self._screen_q.append(_Action(item.t))
+            self._poke()
+
+    def _poke(self) -> None:
+        # A full pipe means a wake-up is already pending; a closed one means we are shutting down.
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_w, b"\0")
+
+    # --- screen thread ------------------------------------------------------------------------------
+    def _screen_loop(self) -> None:
+        try:
+            self._before: Snapshot = self.windows.sync()
+            self.windows.take_trail()
+            while not self._stop.is_set():
+                now = time.monotonic()
+                timeout = min(self.planner.next_wakeup(now), 0.25)
+                try:
+                    readable, _, _ = select.select([self._wake_r, self.windows.fileno()], [], [], timeout)
+                except (OSError, ValueError):
+                    break
+                if self._wake_r in readable:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(self._wake_r, 4096)
+                self.windows.pump()
+                for t, info in self.windows.take_focus_events():
+                    self._events.append(FocusChange(t=t, window=self._with_geometry(info)))
+                self._screen_step()
+            if self.gate.open:
+                self._grab()
+                for enc in self.planner.final():
+                    self._submit(enc)
+        except Exception as exc:  # thread boundary
+            self.failure = exc
+            log.exception("screen thread failed")
+            self._stop.set()
+        finally:
+            self._screen_done.set()
+
+    def _screen_step(self) -> None:
+        planner = self.planner
+        while self._screen_q:
+            notice = self._screen_q.popleft()
+            if isinstance(notice, DamageNotice):
+                planner.damage(notice.t)
+            else:
+                for enc in planner.action(notice.t):
+                    self._submit(enc)
+        if not self.gate.open:
+            return
+        if self._segment_started.is_set():
+            self._segment_started.clear()
+            planner.segment_started()
+        now = time.monotonic()
+        if planner.wants_grab(now):
+            self._grab()
+        for enc in planner.due(time.monotonic()):
+            self._submit(enc)
+
+    def _grab(self) -> None:
+        self.screen.rearm()
+        grab = self.screen.grab()
+        after = self.windows.sync()
+        trail = self.windows.take_trail()
+        before = self._before
+        self._before = after
+        decide = self.policy.decide
+        keep = keep_region(
+            _layers(before.entries, decide), _layers(after.entries, decide),
+            _layers(trail, decide), after.root,
+        )
+        masked = apply_mask(grab.image, keep)
+        windows = tuple(
+            VisibleWindow(
+                window_id=e.info.window_id if e.info else e.wid,
+                wm_class=(e.info.wm_class if e.info else ""),
+                outer=e.outer,
+                in_scope=decide(e.info).allowed,
+                masked=not decide(e.info).allowed,
+            )
+            for e in after.entries
+        )
+        h, w = grab.image.shape[:2]
+        self.planner.new_grab(grab.t, _Shot(grab.image, grab.monitors, windows, masked, w, h))
+        self.counters.grabs += 1
+
+    def _submit(self, enc: Encode) -> None:
+        shot: _Shot = enc.grab.payload
+        if shot.masked_area >= shot.width * shot.height:
+            return  # nothing in scope on this frame: it is not recorded
+        self._seq += 1
+        meta = FrameMeta(
+            t=enc.stamp, seq=self._seq, reason=enc.reason, grabbed_at=enc.grab.t,
+            width=shot.width, height=shot.height, keyframe=False,
+            monitors=shot.monitors, windows=shot.windows, masked_area=shot.masked_area,
+        )
+        try:
+            self._frames.put_nowait(ScreenImage(meta=meta, image=shot.image))
+            self.counters.frames_queued += 1
+        except queue.Full:
+            self.counters.frames_dropped["queue_full"] += 1
+            self._events.append(FrameDrop(t=enc.stamp, reason="queue_full"))
+
+    # --- writer thread ------------------------------------------------------------------------------
+    def _writer_loop(self) -> None:
+        try:
+            self._writer_run()
+        except Exception as exc:  # thread boundary
+            self.failure = exc
+            log.exception("writer thread failed")
+            self._stop.set()
+            try:
+                self.spool.close("error")
+            except Exception:
+                log.exception("could not finish the segment after a writer failure")
+
+    def _writer_run(self) -> None:
+        spool = self.spool
+        flt = self.filter
+        last_window_sync = 0.0
+        while True:
+            stopping = self._stop.is_set() and self._screen_done.is_set()
+            if self._events:
+                now = time.monotonic()
+                if now - last_window_sync > 0.05:
+                    self.windows.sync()  # pointer events are judged against fresh geometry
+                    last_window_sync = now
+                n = 0
+                while self._events and n < 5000:
+                    item = self._events.popleft()
+                    for rec in flt.apply(item):
+                        spool.write(rec)
+                        self.counters.written[rec.record.kind] += 1
+                    n += 1
+            try:
+                frame = self._frames.get(timeout=0.0 if self._events else 0.02)
+            except queue.Empty:
+                frame = None
+            else:
+                if frame is None:
+                    if self._events or not self._frames.empty():
+                        self._frames.put(None)  # drain first; the stop marker comes back around
+                        continue
+                    break
+                spool.write_frame(Protected(frame))
+                self.counters.frames_written += 1
+            now = time.monotonic()
+            for rec in flt.tick(now):
+                spool.write(rec)
+                self.counters.written[rec.record.kind] += 1
+            if self.gate.tick():
+                self._events.append(Marker(t=now, name="resume", detail={"by": "timer"}))
+            self._watch_consent()
+            if spool.tick(now):
+                self._segment_started.set()
+                self._poke()
+            if stopping and not self._events and self._frames.empty():
+                break
+        for rec in flt.flush():
+            spool.write(rec)
+            self.counters.written[rec.record.kind] += 1
+        while self._events:
+            for rec in flt.apply(self._events.popleft()):
+                spool.write(rec)
+        spool.write(Protected(Marker(t=time.monotonic(), name="recording_stop",
+                                     detail={"reason": self.stop_reason or "stop"})))
+        spool.close("stop")
+
+    def _watch_consent(self) -> None:
+        mtime = self.consent.mtime()
+        if mtime == self._consent_mtime:
+            return
+        self._consent_mtime = mtime
+        if self.consent.read().state != "given":
+            self._withdraw()
+
+    def _withdraw(self) -> None:
+        self.gate.withdraw()
+        discarded = self.filter.discard()
+        self._events.clear()
+        self._screen_q.clear()
+        log.info("consent withdrawn: capture stopped, %d held key events discarded", discarded)
+        self.request_stop("consent withdrawn")
+
+    def _segment_finished(self, path: Any) -> None:
+        log.info("segment finished: %s", path.name)
+
+    # --- control ------------------------------------------------------------------------------------
+    def _on_command(self, cmd: str, args: dict[str, Any]) -> dict[str, Any]:
+        now = time.monotonic()
+        if cmd == "status":
+            return {"ok": True, "status": self.status()}
+        if cmd == "stop":
+            self.request_stop("stop command")
+            return {"ok": True}
+        if cmd == "pause":
+            seconds = args.get("seconds")
+            if seconds is not None and (not isinstance(seconds, int | float) or seconds <= 0 or seconds > 7 * 86400):
+                return {"ok": False, "error": "pause duration must be between 1 second and 7 days"}
+            was_open = self.gate.open
+            self.gate.pause(float(seconds) if seconds else None)
+            self._screen_q.clear()
+            if was_open:
+                self._events.append(Marker(t=now, name="pause", detail={"seconds": seconds}))
+            return {"ok": True, "status": self.status()}
+        if cmd == "resume":
+            self.gate.resume()
+            self._events.append(Marker(t=now, name="resume", detail={"by": "command"}))
+            return {"ok": True, "status": self.status()}
+        if cmd == "withdraw":
+            self._withdraw()
+            return {"ok": True}
+        if cmd in ("task_start", "task_end"):
+            title = args.get("title", "")
+            if not isinstance(title, str) or len(title) > 500:
+                return {"ok": False, "error": "task title must be a string of at most 500 characters"}
+            # The contributor's own words still pass the detector before they are stored.
+            detail = {"title": redact_text(title)[0]} if title else {}
+            self._events.append(Marker(t=now, name="task_start" if cmd == "task_start" else "task_end",
+                                       detail=detail))
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+    def status(self) -> dict[str, Any]:
+        g = self.gate.status()
+        c = self.counters
+        return {
+            "state": "recording" if g.open else ("withdrawn" if g.withdrawn else "paused"),
+            "reason": g.reason,
+            "paused_until": (datetime.fromtimestamp(g.paused_until, UTC).isoformat(timespec="seconds")
+                             if g.paused_until else None),
+            "pid": os.getpid(),
+            "display": self.display_name,
+            "session": self.session,
+            "uptime_s": round(time.monotonic() - self.started_at, 1),
+            "segment": self.spool.current_id,
+            "segment_bytes": self.spool.current_bytes,
+            "segments_finished": len(self.spool.finished),
+            "events_captured": {k: c.captured.get(k, 0) for k in EVENT_KINDS},
+            "events_written": dict(c.written),
+            "frames": c.frames_written,
+            "frames_dropped": dict(c.frames_dropped),
+            "grabs": c.grabs,
+            "input_queue": len(self._events),
+            "input_dropped": c.input_dropped,
+            "held_keys": self.filter.guard.held,
+            "suppressed": dict(self.filter.suppressed),
+            "redactions": self.filter.guard.redactions,
+        }
+
+    # --- helpers --------------------------------------------------------------------------------------
+    def _with_geometry(self, info: WindowInfo | None) -> WindowInfo | None:
+        if info is None:
+            return None
+        for e in self.windows.snapshot().entries:
+            if e.info is not None and e.info.window_id == info.window_id:
+                return e.info
+        return info
+
+
+class _Lookup:
+    """Adapts the window model to what the privacy filter asks."""
+
+    def __init__(self, windows: X11Windows) -> None:
+        self._w = windows
+
+    def window(self, window_id: int) -> WindowInfo | None:
+        return self._w.window(window_id)
+
+    def window_at(self, x: int, y: int) -> WindowInfo | None:
+        entry = self._w.snapshot().window_at(x, y)
+        return entry.info if entry is not None else None
+
+
+def _layers(entries: Any, decide: Any) -> list[Layer]:
+    out = []
+    for e in entries:
+        assert isinstance(e, StackEntry)
+        out.append(Layer(e.outer, decide(e.info).allowed))
+    return out
+
+
+__all__ = ["Recorder", "Rect"]

@@ -1,0 +1,127 @@
+"""The device privacy filter over the ordered input stream (device trust zone).
+
+Turns raw capture records into ``Protected`` ones, or drops them:
+
+* key events are kept only when the window that had keyboard focus *at that key* (known exactly
+  from the ordered stream) is in scope, and then pass through the typed-text guard;
+* pointer events are kept only over an in-scope window (topmost window under the pointer); a
+  button release follows its press's fate so pairs stay intact;
+* focus changes name the window only when it is in scope (otherwise ``window`` is None: not even
+  the title of an excluded window is stored).
+
+Counts of what was suppressed are kept (numbers only). Owned by the recorder's writer thread.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Protocol
+
+from jobshadow.capture.backend import InputFocusNotice
+from jobshadow.protect.scope import ScopePolicy
+from jobshadow.protect.typed_text import TypedTextGuard
+from jobshadow.records import (
+    EventRecord,
+    FocusChange,
+    FrameDrop,
+    KeyEvent,
+    Marker,
+    MouseButton,
+    MouseMove,
+    Protected,
+    Redaction,
+    Scroll,
+    WindowInfo,
+)
+
+
+class WindowLookup(Protocol):
+    def window(self, window_id: int) -> WindowInfo | None: ...
+
+    def window_at(self, x: int, y: int) -> WindowInfo | None: ...
+
+
+FilterInput = KeyEvent | MouseMove | MouseButton | Scroll | InputFocusNotice | FocusChange | Marker | FrameDrop
+
+
+class DeviceFilter:
+    def __init__(self, policy: ScopePolicy, windows: WindowLookup, guard: TypedTextGuard) -> None:
+        self.policy = policy
+        self.windows = windows
+        self.guard = guard
+        self.suppressed: Counter[str] = Counter()
+        self._focus_target: int | None = None
+        self._buttons_kept: dict[int, bool] = {}
+        self._last_focus_in_scope: WindowInfo | None = None
+        self._focus_written = False
+
+    def _in_scope(self, info: WindowInfo | None) -> bool:
+        return self.policy.decide(info).allowed
+
+    def _wrap(self, recs: list[KeyEvent | Redaction] | list[EventRecord]) -> list[Protected[EventRecord]]:
+        return [Protected(r) for r in recs]
+
+    def apply(self, item: FilterInput) -> list[Protected[EventRecord]]:
+        if isinstance(item, KeyEvent):
+            return self._key(item)
+        if isinstance(item, MouseMove):
+            if self._in_scope(self.windows.window_at(item.x, item.y)):
+                return [Protected(item)]
+            self.suppressed["mouse_move"] += 1
+            return []
+        if isinstance(item, MouseButton):
+            return self._button(item)
+        if isinstance(item, Scroll):
+            if self._in_scope(self.windows.window_at(item.x, item.y)):
+                return [Protected(item)]
+            self.suppressed["scroll"] += 1
+            return []
+        if isinstance(item, InputFocusNotice):
+            if item.window_id != self._focus_target:
+                out = self._wrap(self.guard.flush(force=True))
+                self.guard.reset_context()
+                self._focus_target = item.window_id
+                return out
+            return []
+        if isinstance(item, FocusChange):
+            return self._focus(item)
+        return [Protected(item)]
+
+    def _key(self, ev: KeyEvent) -> list[Protected[EventRecord]]:
+        info = self.windows.window(ev.window_id) if ev.window_id else None
+        if not self._in_scope(info):
+            self.suppressed["key"] += 1
+            return []
+        return self._wrap(self.guard.push(ev))
+
+    def _button(self, ev: MouseButton) -> list[Protected[EventRecord]]:
+        out: list[Protected[EventRecord]] = []
+        if ev.kind == "mouse_press":
+            # A click usually moves the caret or focus: release held text first, checked.
+            out = self._wrap(self.guard.flush(force=True))
+            keep = self._in_scope(self.windows.window_at(ev.x, ev.y))
+            self._buttons_kept[ev.button] = keep
+        else:
+            keep = self._buttons_kept.pop(ev.button, self._in_scope(self.windows.window_at(ev.x, ev.y)))
+        if keep:
+            out.append(Protected(ev))
+        else:
+            self.suppressed[ev.kind] += 1
+        return out
+
+    def _focus(self, ev: FocusChange) -> list[Protected[EventRecord]]:
+        shown = ev.window if self._in_scope(ev.window) else None
+        if self._focus_written and shown is None and self._last_focus_in_scope is None:
+            return []  # still out of scope: nothing changed that we may record
+        self._focus_written = True
+        self._last_focus_in_scope = shown
+        return [Protected(FocusChange(t=ev.t, window=shown))]
+
+    def tick(self, now: float) -> list[Protected[EventRecord]]:
+        return self._wrap(self.guard.tick(now))
+
+    def flush(self) -> list[Protected[EventRecord]]:
+        return self._wrap(self.guard.flush(force=True))
+
+    def discard(self) -> int:
+        return self.guard.discard()

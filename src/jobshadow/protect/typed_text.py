@@ -1,0 +1,272 @@
+"""Hold typed keys back until the text they form has been checked for secrets (device trust zone).
+
+Key events of the focused, in-scope window wait in a buffer. The text they type is rebuilt
+(printable characters, Return and Tab, BackSpace editing the buffer) and scanned by
+``jobshadow.sensitive``; keys whose characters fall inside a finding are replaced by a single
+``Redaction`` marker carrying only the kind. Modifier keys pressed within that span go too (they
+would reveal which characters were capitals), and presses and releases stay paired.
+
+When is text released? A word is complete once a boundary (space, Return, Tab) follows it, so
+completed words are released ``holdback`` seconds after their boundary — that keeps what a crash
+can lose well under a second. Held longer, up to ``max_hold``:
+
+* the word still being typed (a half-typed token may be a secret's prefix);
+* a trailing run of digit groups ("4111 1111 …", "+1 (415) 555-…", "DE89 3704 …"), which may be
+  a card, phone or account number whose first groups alone are not recognisable.
+
+A focus change, a click or stopping the recorder releases everything after a final scan.
+
+Two texts are scanned: the final text (after BackSpace edits) and everything typed in order,
+deleted characters included, so a secret typed and then corrected is still caught. The last
+``context_chars`` of released text stay (with redacted characters blanked, never re-emitted) as
+detector context, so ``password: ␣hunter2`` or ``sudo …⏎`` followed by a password line are
+recognised across a release.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from jobshadow.records import KeyEvent, Redaction
+
+Record = KeyEvent | Redaction
+
+_BOUNDARY = frozenset(" \n\t")
+# A token that may be one group of a card, phone or account number typed with separators.
+_NUMERIC_GROUP = re.compile(r"^[+(]?[0-9][0-9().\-/]*$|^[A-Z]{2}[0-9]{2}$|^[A-Z0-9]{4}$")
+
+
+class FindingLike(Protocol):
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
+
+    @property
+    def kind(self) -> str: ...
+
+
+Scanner = Callable[[str], Sequence[FindingLike]]
+
+
+@dataclass
+class _Text:
+    """Text rebuilt from key presses, with the event index behind every character."""
+
+    chars: list[str] = field(default_factory=list)
+    owners: list[int] = field(default_factory=list)
+
+    def add(self, ch: str, owner: int) -> None:
+        self.chars.append(ch)
+        self.owners.append(owner)
+
+    def backspace(self) -> None:
+        if self.chars:
+            self.chars.pop()
+            self.owners.pop()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chars)
+
+
+class TypedTextGuard:
+    """Not thread-safe: the recorder's writer thread owns it. Times are monotonic seconds."""
+
+    def __init__(
+        self,
+        scan: Scanner,
+        *,
+        holdback: float = 0.3,
+        max_hold: float = 10.0,
+        context_chars: int = 512,
+        max_buffer: int = 20_000,
+    ) -> None:
+        self._scan = scan
+        self.holdback = holdback
+        self.max_hold = max_hold
+        self.context_chars = context_chars
+        self.max_buffer = max_buffer
+        self._events: list[KeyEvent] = []
+        self._context = ""
+        # Keycodes whose press was redacted but whose release has not arrived yet: the release
+        # would name the key, so it is dropped when it comes.
+        self._orphans: set[int] = set()
+        self.redactions = 0
+
+    @property
+    def held(self) -> int:
+        return len(self._events)
+
+    def push(self, ev: KeyEvent) -> list[Record]:
+        """Hold a key event; returns records that became safe to write (buffer overflow only)."""
+        if ev.kind == "key_release" and ev.keycode in self._orphans:
+            self._orphans.discard(ev.keycode)
+            return []
+        self._events.append(ev)
+        if len(self._events) >= self.max_buffer:
+            return self.flush(force=True)
+        return []
+
+    def tick(self, now: float) -> list[Record]:
+        """Release what is due at ``now`` (called regularly by the writer thread)."""
+        if not self._events:
+            return []
+        if now - self._events[0].t >= self.max_hold:
+            return self.flush(force=True)
+        return self.flush(force=False, now=now)
+
+    def flush(self, *, force: bool, now: float | None = None) -> list[Record]:
+        """Scan and release the buffer; without ``force`` only completed words are released
+        (those whose boundary is at least ``holdback`` old when ``now`` is given)."""
+        if not self._events:
+            return []
+        events = self._events
+        cut = len(events) if force else self._release_point(events, now)
+        if cut == 0:
+            return []
+        # Scan the whole buffer (so a finding that runs into the held tail is seen whole), but
+        # release only up to the cut — moved back to the start of any span that crosses it.
+        redacted, kinds, spans = self._find(events)
+        if not force:
+            for first, last in spans:
+                if first < cut <= last:
+                    cut = first
+        release, self._events = events[:cut], events[cut:]
+        out = self._emit(release, redacted, kinds)
+        self._remember(release, redacted)
+        return out
+
+    def discard(self) -> int:
+        """Drop everything held (pause, consent withdrawn); nothing of it is written."""
+        n = len(self._events)
+        self._events = []
+        self._context = ""
+        return n
+
+    def reset_context(self) -> None:
+        """Forget detector context (focus moved to another window)."""
+        self._context = ""
+
+    # --- internals -----------------------------------------------------------------------------
+    @staticmethod
+    def _texts(events: list[KeyEvent]) -> tuple[_Text, _Text]:
+        final, raw = _Text(), _Text()
+        for i, ev in enumerate(events):
+            if ev.kind != "key_press":
+                continue
+            if ev.char is not None:
+                final.add(ev.char, i)
+                raw.add(ev.char, i)
+            elif ev.keysym_name == "BackSpace":
+                final.backspace()
+        return final, raw
+
+    def _release_point(self, events: list[KeyEvent], now: float | None) -> int:
+        """Index up to which events may be released: after the last old-enough boundary,
+        before any trailing run of digit groups."""
+        bounds = [i for i, ev in enumerate(events) if ev.kind == "key_press" and ev.char in _BOUNDARY]
+        if now is not None:
+            bounds = [i for i in bounds if now - events[i].t >= self.holdback]
+        if not bounds:
+            return 0
+        last = bounds[-1]
+        final, _ = self._texts(events[: last + 1])
+        text = final.text
+        # Walk back over complete tokens that look like number groups; hold them with the rest.
+        keep_from = len(text)
+        tokens = re.findall(r"\S+\s*", text)
+        for tok in reversed(tokens):
+            if _NUMERIC_GROUP.match(tok.strip()):
+                keep_from -= len(tok)
+            else:
+                break
+        if keep_from < len(text):
+            if keep_from <= 0:
+                return 0
+            owner = final.owners[keep_from]  # first event of the held run
+            return owner
+        # Include the boundary key's release if it already happened.
+        code = events[last].keycode
+        for j in range(last + 1, len(events)):
+            if events[j].kind == "key_release" and events[j].keycode == code:
+                return j + 1
+            if events[j].kind == "key_press":
+                break
+        return last + 1
+
+    def _find(self, events: list[KeyEvent]) -> tuple[set[int], dict[int, str], list[tuple[int, int]]]:
+        """Indices of events to drop, the finding kind at each span's first press, the spans."""
+        final, raw = self._texts(events)
+        ctx = self._context
+        spans: list[tuple[list[int], str]] = []
+        for text in (final, raw):
+            if not text.chars:
+                continue
+            for f in self._scan(ctx + text.text):
+                lo, hi = max(f.start - len(ctx), 0), f.end - len(ctx)
+                if hi <= 0:
+                    continue  # entirely in already-released context
+                owners = text.owners[lo:hi]
+                if owners:
+                    spans.append((owners, f.kind))
+        drop: set[int] = set()
+        kinds: dict[int, str] = {}
+        ranges: list[tuple[int, int]] = []
+        for owners, kind in spans:
+            first, last = min(owners), max(owners)
+            kinds.setdefault(first, kind)
+            drop.update(range(first, last + 1))
+            ranges.append((first, last))
+        if not drop:
+            return drop, kinds, ranges
+        # Keep pairs consistent: a dropped press takes its release with it; a release inside a
+        # span whose press was released earlier stays.
+        pressed_at: dict[int, int] = {}
+        release_of: dict[int, int] = {}
+        for i, ev in enumerate(events):
+            if ev.kind == "key_press":
+                pressed_at[ev.keycode] = i
+            else:
+                p = pressed_at.pop(ev.keycode, None)
+                if p is not None:
+                    release_of[p] = i
+                if p is not None and p in drop:
+                    drop.add(i)
+                elif i in drop and (p is None or p not in drop):
+                    drop.discard(i)
+        # A span ends with the last release of its keys, so the hold-back cut cannot separate
+        # a redacted press from its release (the release would name the key).
+        ranges = [
+            (first, max([last, *(release_of.get(p, last) for p in range(first, last + 1) if p in drop)]))
+            for first, last in ranges
+        ]
+        return drop, kinds, ranges
+
+    def _emit(self, events: list[KeyEvent], drop: set[int], kinds: dict[int, str]) -> list[Record]:
+        out: list[Record] = []
+        down: dict[int, int] = {}
+        for i, ev in enumerate(events):
+            if i in kinds:
+                out.append(Redaction(t=ev.t, finding=kinds[i]))
+                self.redactions += 1
+            if ev.kind == "key_press":
+                down[ev.keycode] = i
+            else:
+                down.pop(ev.keycode, None)
+            if i not in drop:
+                out.append(ev)
+        self._orphans.update(code for code, i in down.items() if i in drop)
+        return out
+
+    def _remember(self, events: list[KeyEvent], drop: set[int]) -> None:
+        final, _ = self._texts(events)
+        # Redacted characters stay in the context as a placeholder, never as themselves.
+        pieces = []
+        for ch, owner in zip(final.chars, final.owners, strict=True):
+            pieces.append("\u2588" if owner in drop else ch)
+        self._context = (self._context + "".join(pieces))[-self.context_chars :]
