@@ -1,0 +1,1 @@
+"""Governance (curated zone): policy decisions and the append-only audit log."""
