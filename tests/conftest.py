@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop import Desktop, have_x_tools
+from jobshadow.testing.xdesktop import Desktop, have_x_tools
 
 
 @pytest.fixture

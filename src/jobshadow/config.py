@@ -1,7 +1,7 @@
 """The single settings model: TOML file, then ``JOBSHADOW_*`` environment overrides, then validation.
 
-Used in every trust zone. Each field has a type, a default and a help line (``description``); the
-docs test checks every field is documented in ``docs/configuration.md``. Defaults are the safe
+Used in every trust zone. Each field has a type, a default and a help line (``Meta.description``);
+the docs test checks every field is documented in ``docs/configuration.md``. Defaults are the safe
 ones: nothing is in capture scope until configured, the server binds to loopback only.
 
 Where settings come from, lowest to highest precedence:
@@ -12,16 +12,21 @@ Where settings come from, lowest to highest precedence:
 3. environment variables ``JOBSHADOW_<SECTION>__<KEY>`` (e.g. ``JOBSHADOW_SEGMENTS__ROTATE_SECONDS=30``),
    whose values are parsed as TOML scalars or arrays (``'["xterm"]'``), falling back to a string;
 4. ``JOBSHADOW_HOME`` for the state directory.
+
+msgspec validates (types, ranges, unknown keys) — it is a fraction of the recorder's memory that a
+heavier validation library would be, and the recorder runs on every laptop all day.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import msgspec
+from msgspec import Meta
 
 from jobshadow.errors import ConfigError
 
@@ -30,127 +35,73 @@ ENV_PREFIX = "JOBSHADOW_"
 _NOT_OVERRIDES = {"JOBSHADOW_HOME", "JOBSHADOW_CONFIG"}
 
 
-class _Section(BaseModel):
-    # Unknown keys are an error: a typo in a privacy setting must not be silently ignored.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Unknown keys are an error: a typo in a privacy setting must not be silently ignored."""
 
 
-class ScopeSettings(_Section):
+class ScopeSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Which windows may be captured at all. Default deny: with no allow rule nothing is captured."""
 
-    allow_apps: tuple[str, ...] = Field(
-        default=(),
-        description="Glob patterns matched case-insensitively against WM_CLASS instance or class; only "
-        "windows of these applications are captured.",
-    )
-    deny_apps: tuple[str, ...] = Field(
-        default=(), description="Glob patterns of applications never captured, even when allowed."
-    )
-    allow_titles: tuple[str, ...] = Field(
-        default=(),
-        description="Regular expressions; when non-empty, an allowed app's window is captured only if "
-        "its title matches one of them.",
-    )
-    deny_titles: tuple[str, ...] = Field(
-        default=(), description="Regular expressions; a window whose title matches any is never captured."
-    )
+    allow_apps: Annotated[tuple[str, ...], Meta(
+        description="Glob patterns matched case-insensitively against WM_CLASS instance, class or process "
+        "name; only windows of these applications are captured.")] = ()
+    deny_apps: Annotated[tuple[str, ...], Meta(
+        description="Glob patterns of applications never captured, even when allowed.")] = ()
+    allow_titles: Annotated[tuple[str, ...], Meta(
+        description="Regular expressions; when non-empty, an allowed app's window is captured only if its "
+        "title matches one of them.")] = ()
+    deny_titles: Annotated[tuple[str, ...], Meta(
+        description="Regular expressions; a window whose title matches any is never captured.")] = ()
 
 
-class CaptureSettings(_Section):
+class CaptureSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """How the recorder samples the screen."""
 
-    display: str | None = Field(
-        default=None, description="X11 display to record, e.g. ':0'. Default: the DISPLAY variable."
-    )
-    scope: ScopeSettings = Field(default_factory=ScopeSettings, description="Capture scope.")
-    grab_interval_ms: int = Field(
-        default=40,
-        ge=5,
-        le=2000,
-        description="Least time between two screen grabs while the screen changes. Grabs are cheap "
-        "(shared memory); this bounds how stale the before-action frame can be.",
-    )
-    change_frame_interval_ms: int = Field(
-        default=500,
-        ge=50,
-        le=60000,
-        description="Least time between two encoded frames taken only because the screen changed "
-        "(frames before actions are not limited by it).",
-    )
-    settle_ms: int = Field(
-        default=150,
-        ge=0,
-        le=5000,
-        description="A changed screen that stays unchanged this long is encoded as a settled frame.",
-    )
-    encoder_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
-        default="veryfast", description="x264 preset for screen frames."
-    )
-    encoder_crf: int = Field(default=28, ge=0, le=51, description="x264 constant rate factor.")
-    frame_queue: int = Field(
-        default=3,
-        ge=1,
-        le=64,
-        description="Frames waiting for the encoder; when full, new change-only frames are dropped "
-        "and counted (memory stays bounded).",
-    )
-    input_queue: int = Field(
-        default=1_000_000,
-        ge=1000,
-        description="Input events waiting to be written; sized so bursts are never dropped.",
-    )
+    display: Annotated[str | None, Meta(
+        description="X11 display to record, e.g. ':0'. Default: the DISPLAY variable.")] = None
+    scope: Annotated[ScopeSettings, Meta(description="Capture scope.")] = msgspec.field(
+        default_factory=ScopeSettings)
+    grab_interval_ms: Annotated[int, Meta(ge=5, le=2000, description=(
+        "Least time between two screen grabs while the screen changes. Grabs are cheap (shared memory); "
+        "this bounds how stale the frame before an action can be."))] = 80
+    change_frame_interval_ms: Annotated[int, Meta(ge=50, le=60000, description=(
+        "Least time between two encoded frames taken only because the screen changed (frames before "
+        "actions are not limited by it)."))] = 1000
+    settle_ms: Annotated[int, Meta(ge=0, le=5000, description=(
+        "A changed screen that stays unchanged this long is encoded as a settled frame."))] = 150
+    encoder_preset: Annotated[Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"], Meta(
+        description="x264 preset for screen frames.")] = "veryfast"
+    encoder_crf: Annotated[int, Meta(ge=0, le=51, description="x264 constant rate factor (lower: better, larger).")] = 28
+    frame_queue: Annotated[int, Meta(ge=1, le=64, description=(
+        "Frames waiting for the encoder; when full, new frames are dropped and counted (memory stays "
+        "bounded)."))] = 2
+    input_queue: Annotated[int, Meta(ge=1000, description=(
+        "Input events waiting to be written; sized so bursts are never dropped."))] = 1_000_000
 
 
-class SegmentSettings(_Section):
+class SegmentSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """How the recording is cut into MCAP segments."""
 
-    rotate_seconds: float = Field(default=60.0, gt=0, le=3600, description="Start a new segment after this long.")
-    rotate_bytes: int = Field(
-        default=64 * 1024 * 1024, ge=64 * 1024, description="Start a new segment after this many bytes."
-    )
-    flush_seconds: float = Field(
-        default=0.5,
-        gt=0,
-        le=1.0,
-        description="Buffered records are sealed and flushed to disk at least this often; a killed "
-        "recorder loses at most this much.",
-    )
+    rotate_seconds: Annotated[float, Meta(gt=0, le=3600, description="Start a new segment after this long.")] = 60.0
+    rotate_bytes: Annotated[int, Meta(ge=64 * 1024, description=(
+        "Start a new segment after this many bytes."))] = 64 * 1024 * 1024
+    flush_seconds: Annotated[float, Meta(gt=0, le=1.0, description=(
+        "Buffered records are sealed and flushed to disk at least this often; a killed recorder loses at "
+        "most this much (plus any text still held back)."))] = 0.5
 
 
-class ProtectSettings(_Section):
+class ProtectSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """On-device privacy filters."""
 
-    holdback_ms: int = Field(
-        default=300,
-        ge=0,
-        le=5000,
-        description="A typed word is written this long after the space, Return or Tab that ends it, "
-        "once the detector has seen it whole.",
-    )
-    max_hold_ms: int = Field(
-        default=10000,
-        ge=500,
-        le=120000,
-        description="Longest a word still being typed (or a run of digit groups that may be a card "
-        "or phone number) is held back before it is checked and written anyway.",
-    )
-    keyring: Literal["auto", "file"] = Field(
-        default="auto",
-        description="Where the spool key lives: 'auto' uses the Secret Service when one answers, "
-        "else a 0600 key file under JOBSHADOW_HOME; 'file' always uses the key file.",
-    )
-
-
-class Settings(_Section):
-    """Every setting jobshadow reads."""
-
-    home: Path = Field(
-        default_factory=lambda: default_home(),
-        description="State directory (spool, keys, sockets, logs). Env: JOBSHADOW_HOME.",
-    )
-    capture: CaptureSettings = Field(default_factory=CaptureSettings, description="Recorder capture.")
-    segments: SegmentSettings = Field(default_factory=SegmentSettings, description="Segment files.")
-    protect: ProtectSettings = Field(default_factory=ProtectSettings, description="Device privacy.")
+    holdback_ms: Annotated[int, Meta(ge=0, le=5000, description=(
+        "A typed word is written this long after the space, Return or Tab that ends it, once the detector "
+        "has seen it whole."))] = 300
+    max_hold_ms: Annotated[int, Meta(ge=500, le=120000, description=(
+        "Longest a word still being typed (or a run of digit groups that may be a card or phone number) "
+        "is held back before it is checked and written anyway."))] = 10000
+    keyring: Annotated[Literal["auto", "file"], Meta(description=(
+        "Where the spool key lives: 'auto' uses the Secret Service when one answers, else a 0600 key file "
+        "under JOBSHADOW_HOME; 'file' always uses the key file."))] = "auto"
 
 
 def default_home() -> Path:
@@ -158,6 +109,20 @@ def default_home() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
     base = Path(xdg) if xdg else Path.home() / ".local" / "share"
     return base / "jobshadow"
+
+
+class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Every setting jobshadow reads."""
+
+    home: Annotated[Path, Meta(description=(
+        "State directory (spool, keys, sockets, logs). Env: JOBSHADOW_HOME. "
+        "Default: $XDG_DATA_HOME/jobshadow."))] = msgspec.field(default_factory=default_home)
+    capture: Annotated[CaptureSettings, Meta(description="Recorder capture.")] = msgspec.field(
+        default_factory=CaptureSettings)
+    segments: Annotated[SegmentSettings, Meta(description="Segment files.")] = msgspec.field(
+        default_factory=SegmentSettings)
+    protect: Annotated[ProtectSettings, Meta(description="Device privacy.")] = msgspec.field(
+        default_factory=ProtectSettings)
 
 
 def _parse_env_value(raw: str) -> Any:
@@ -195,11 +160,22 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _describe(exc: ValidationError, source: str) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{source}: {where}: {first['msg']}{more}"
+def _describe(exc: msgspec.ValidationError, source: str) -> str:
+    # msgspec says "Expected `int` >= 5 - at `$.capture.grab_interval_ms`"; lead with the setting.
+    text = str(exc)
+    where = ""
+    if " - at `$" in text:
+        text, _, loc = text.rpartition(" - at `$")
+        where = loc.rstrip("`").lstrip(".")
+    return f"{source}: {where or '(top level)'}: {text}"
+
+
+def _decode_extra(typ: type, obj: Any) -> Any:
+    if typ is Path and isinstance(obj, str):
+        if not obj or "\x00" in obj:
+            raise ValueError("not a usable path")
+        return Path(obj)
+    raise NotImplementedError(typ)
 
 
 def load_settings(config_file: Path | str | None = None, environ: dict[str, str] | None = None) -> Settings:
@@ -231,21 +207,35 @@ def load_settings(config_file: Path | str | None = None, environ: dict[str, str]
     if env.get("JOBSHADOW_HOME"):
         data["home"] = env["JOBSHADOW_HOME"]
     try:
-        settings = Settings.model_validate(data)
-    except ValidationError as exc:
+        settings = msgspec.convert(data, Settings, strict=False, dec_hook=_decode_extra)
+    except msgspec.ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None
-    return settings.model_copy(update={"home": settings.home.expanduser().absolute()})
+    return msgspec.structs.replace(settings, home=settings.home.expanduser().absolute())
 
 
-def iter_fields(model: type[BaseModel] = Settings, prefix: str = "") -> list[tuple[str, str, str]]:
-    """(dotted name, default repr, help line) for every leaf setting; drives the docs and their test."""
+def settings_dict(settings: Settings) -> dict[str, Any]:
+    """Plain JSON-able form (``config show --json``)."""
+    out: dict[str, Any] = msgspec.to_builtins(settings, enc_hook=str)
+    return out
+
+
+def iter_fields(model: type[msgspec.Struct] = Settings, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(dotted name, default, help line) for every leaf setting; drives the docs and their test."""
     rows: list[tuple[str, str, str]] = []
-    for name, field in model.model_fields.items():
-        ann = field.annotation
-        dotted = f"{prefix}{name}"
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            rows.extend(iter_fields(ann, f"{dotted}."))
+    hints = typing.get_type_hints(model, include_extras=True)
+    for field in msgspec.structs.fields(model):
+        dotted = f"{prefix}{field.name}"
+        hint = hints[field.name]
+        base, meta = hint, None
+        if typing.get_origin(hint) is Annotated:
+            base, *extras = typing.get_args(hint)
+            meta = next((m for m in extras if isinstance(m, Meta)), None)
+        if isinstance(base, type) and issubclass(base, msgspec.Struct):
+            rows.extend(iter_fields(base, f"{dotted}."))
             continue
-        default = "(computed)" if field.default_factory is not None else repr(field.default)
-        rows.append((dotted, default, field.description or ""))
+        if field.default_factory is not msgspec.NODEFAULT:
+            default = "(computed)"
+        else:
+            default = repr(field.default)
+        rows.append((dotted, default, (meta.description if meta else None) or ""))
     return rows

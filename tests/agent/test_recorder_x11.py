@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop import Desktop, xterm
+from jobshadow.testing.xdesktop import Desktop, xterm
 from tests.recording import (
     RecorderProcess,
     all_events,

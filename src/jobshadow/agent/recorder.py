@@ -41,7 +41,7 @@ from jobshadow.capture.backend import DamageNotice, InputFocusNotice, StreamItem
 from jobshadow.capture.framing import ActionClassifier, Encode, FramePlanner
 from jobshadow.capture.x11.display import check_server, connect, resolve_display
 from jobshadow.capture.x11.record import XRecordInput
-from jobshadow.capture.x11.screen import X11Screen
+from jobshadow.capture.x11.screen import ImagePool, X11Screen
 from jobshadow.capture.x11.windows import Snapshot, StackEntry, X11Windows
 from jobshadow.config import Settings
 from jobshadow.errors import ConsentError
@@ -49,7 +49,7 @@ from jobshadow.home import Home
 from jobshadow.protect.consent import ConsentStore
 from jobshadow.protect.filter import DeviceFilter, FilterInput
 from jobshadow.protect.gate import CaptureGate
-from jobshadow.protect.masking import Layer, apply_mask, keep_region
+from jobshadow.protect.masking import Layer, Region, apply_mask, keep_region
 from jobshadow.protect.scope import ScopePolicy
 from jobshadow.protect.typed_text import TypedTextGuard
 from jobshadow.records import (
@@ -82,14 +82,40 @@ class _Action:
 
 @dataclass
 class _Shot:
-    """A masked grab as the planner holds it."""
+    """A grab as the planner holds it, with the region that may be shown.
+
+    The keep-region is computed at grab time (window state then is what matters); the pixels
+    outside it are filled only when the grab is chosen for encoding — most grabs are never
+    encoded, and nothing leaves memory unmasked.
+    """
 
     image: Any
     monitors: tuple[Any, ...]
     windows: tuple[VisibleWindow, ...]
-    masked_area: int
+    keep: Region
     width: int
     height: int
+    pool: ImagePool
+    masked_area: int = -1  # -1: not filled yet
+    # Holders of the pooled image: the planner's history plus frames queued for encoding.
+    refs: int = 1
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def mask(self) -> int:
+        if self.masked_area < 0:
+            self.masked_area = apply_mask(self.image.planes[0], self.width, self.height, self.keep)
+        return self.masked_area
+
+    def hold(self) -> None:
+        with self.lock:
+            self.refs += 1
+
+    def release(self) -> None:
+        with self.lock:
+            self.refs -= 1
+            free = self.refs == 0
+        if free:
+            self.pool.give(self.image)
 
 
 @dataclass
@@ -101,6 +127,30 @@ class Counters:
     frames_dropped: collections.Counter[str] = field(default_factory=collections.Counter)
     grabs: int = 0
     input_dropped: int = 0
+
+
+class _Malloc:
+    """glibc tuning that keeps the recorder's memory flat (no-ops elsewhere).
+
+    Each thread would otherwise get its own 64 MB-aligned malloc arena, and memory freed in one
+    is not reused by another; the writer thread's transient buffers (colour conversion, chunk
+    compression) then pin tens of MB. One arena plus a periodic ``malloc_trim`` (which returns
+    free pages inside the heap, not only at its top) keeps PSS close to what is live.
+    """
+
+    def __init__(self) -> None:
+        try:
+            self._libc: Any = ctypes.CDLL(None)
+            self._libc.mallopt(-8, 1)  # M_ARENA_MAX
+            self._libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):
+            self._libc = None
+        self._last = 0.0
+
+    def trim(self, now: float, every: float = 2.0) -> None:
+        if self._libc is not None and now - self._last >= every:
+            self._last = now
+            self._libc.malloc_trim(0)
 
 
 def harden_process() -> None:
@@ -128,7 +178,8 @@ class Recorder:
         self.started_at = time.monotonic()
         self._events: collections.deque[FilterInput] = collections.deque()
         self._screen_q: collections.deque[DamageNotice | _Action] = collections.deque()
-        self._frames: queue.Queue[ScreenImage | None] = queue.Queue(maxsize=settings.capture.frame_queue)
+        self._frames: queue.Queue[tuple[ScreenImage, _Shot] | None] = queue.Queue(
+            maxsize=settings.capture.frame_queue)
         self._stop = threading.Event()
         self._screen_done = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
@@ -156,6 +207,7 @@ class Recorder:
         """Record until ``duration`` elapses or ``request_stop`` is called; then finish cleanly."""
         self.check_ready()
         harden_process()
+        self._malloc = _Malloc()
         with self.home.recorder_lock():
             self._run_locked(duration)
 
@@ -332,6 +384,8 @@ class Recorder:
             self._submit(enc)
 
     def _grab(self) -> None:
+        for old in self.planner.before_grab():
+            old.payload.release()
         self.screen.rearm()
         grab = self.screen.grab()
         after = self.windows.sync()
@@ -343,7 +397,6 @@ class Recorder:
             _layers(before.entries, decide), _layers(after.entries, decide),
             _layers(trail, decide), after.root,
         )
-        masked = apply_mask(grab.image, keep)
         windows = tuple(
             VisibleWindow(
                 window_id=e.info.window_id if e.info else e.wid,
@@ -354,13 +407,16 @@ class Recorder:
             )
             for e in after.entries
         )
-        h, w = grab.image.shape[:2]
-        self.planner.new_grab(grab.t, _Shot(grab.image, grab.monitors, windows, masked, w, h))
+        w, h = grab.width, grab.height
+        _, evicted = self.planner.new_grab(grab.t, _Shot(grab.image, grab.monitors, windows, keep, w, h,
+                                                          self.screen.pool))
+        for old in evicted:
+            old.payload.release()
         self.counters.grabs += 1
 
     def _submit(self, enc: Encode) -> None:
         shot: _Shot = enc.grab.payload
-        if shot.masked_area >= shot.width * shot.height:
+        if shot.mask() >= shot.width * shot.height:
             return  # nothing in scope on this frame: it is not recorded
         self._seq += 1
         meta = FrameMeta(
@@ -368,10 +424,12 @@ class Recorder:
             width=shot.width, height=shot.height, keyframe=False,
             monitors=shot.monitors, windows=shot.windows, masked_area=shot.masked_area,
         )
+        shot.hold()
         try:
-            self._frames.put_nowait(ScreenImage(meta=meta, image=shot.image))
+            self._frames.put_nowait((ScreenImage(meta=meta, image=shot.image), shot))
             self.counters.frames_queued += 1
         except queue.Full:
+            shot.release()
             self.counters.frames_dropped["queue_full"] += 1
             self._events.append(FrameDrop(t=enc.stamp, reason="queue_full"))
 
@@ -416,7 +474,11 @@ class Recorder:
                         self._frames.put(None)  # drain first; the stop marker comes back around
                         continue
                     break
-                spool.write_frame(Protected(frame))
+                image, shot = frame
+                try:
+                    spool.write_frame(Protected(image))
+                finally:
+                    shot.release()
                 self.counters.frames_written += 1
             now = time.monotonic()
             for rec in flt.tick(now):
@@ -425,6 +487,7 @@ class Recorder:
             if self.gate.tick():
                 self._events.append(Marker(t=now, name="resume", detail={"by": "timer"}))
             self._watch_consent()
+            self._malloc.trim(now)
             if spool.tick(now):
                 self._segment_started.set()
                 self._poke()
@@ -520,6 +583,7 @@ class Recorder:
             "held_keys": self.filter.guard.held,
             "suppressed": dict(self.filter.suppressed),
             "redactions": self.filter.guard.redactions,
+            "resources": {**_resources(), "images": self.screen.pool.allocated},
         }
 
     # --- helpers --------------------------------------------------------------------------------------
@@ -530,6 +594,39 @@ class Recorder:
             if e.info is not None and e.info.window_id == info.window_id:
                 return e.info
         return info
+
+
+def _resources() -> dict[str, float]:
+    """This process's CPU seconds and memory (PSS/RSS in MB), read from its own /proc entries.
+
+    Reported by the recorder itself because a non-dumpable process's /proc files are not
+    readable by other processes of the same user.
+    """
+    t = os.times()
+    out = {"cpu_s": round(t.user + t.system, 3), "pss_mb": 0.0, "rss_mb": 0.0,
+           "threads": float(threading.active_count())}
+    try:
+        with open("/proc/self/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    out["pss_mb"] = round(int(line.split()[1]) / 1024, 1)
+                elif line.startswith("Rss:"):
+                    out["rss_mb"] = round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    try:
+        class _MI(ctypes.Structure):
+            _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                       "fsmblks", "uordblks", "fordblks", "keepcost")]
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = _MI
+        mi = libc.mallinfo2()
+        out["heap_mb"] = round(mi.arena / 2**20, 1)
+        out["heap_used_mb"] = round(mi.uordblks / 2**20, 1)
+        out["mmap_mb"] = round(mi.hblkhd / 2**20, 1)
+    except (OSError, AttributeError):
+        pass
+    return out
 
 
 class _Lookup:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
-
-import numpy as np
+from typing import Any, Protocol
 
 from jobshadow.records import InputRecord, Monitor, WindowInfo
 
@@ -68,10 +66,17 @@ class WindowModel(Protocol):
 
 @dataclass(frozen=True)
 class Grab:
-    """One screen image (BGRA, full root window) and when it was taken."""
+    """One screen image of the full root window and when it was taken.
+
+    ``image`` is a BGRA ``av.VideoFrame`` whose single plane holds ``width * 4``-byte rows: the
+    grab lands in the very buffer the encoder reads, so pixels are copied once (from the X
+    server's shared memory) and no array library is loaded on the laptop.
+    """
 
     t: float
-    image: np.ndarray
+    image: Any
+    width: int
+    height: int
     monitors: tuple[Monitor, ...]
 
 

@@ -87,7 +87,7 @@ class FramePlanner:
         change_interval: float,
         settle: float,
         max_before_age: float = 0.05,
-        history: int = 3,
+        history: int = 2,
     ) -> None:
         self.grab_interval = grab_interval
         self.change_interval = change_interval
@@ -131,16 +131,28 @@ class FramePlanner:
         if self.dirty:
             self._force_grab = True
 
-    def new_grab(self, t: float, payload: Any) -> HeldGrab:
-        """Register a grab taken at ``t`` (after ``rearm``)."""
+    def before_grab(self) -> list[HeldGrab]:
+        """Release all but the latest grab before a new one is taken; returns the released ones.
+
+        An older grab only serves an action whose notice arrives just after a newer grab was
+        taken (milliseconds); by the time the next grab is due that window has long passed, so
+        holding it longer would only cost an image buffer.
+        """
+        released = self.history[:-1]
+        del self.history[:-1]
+        return released
+
+    def new_grab(self, t: float, payload: Any) -> tuple[HeldGrab, list[HeldGrab]]:
+        """Register a grab taken at ``t`` (after ``rearm``); returns it and the grabs it evicted."""
         g = HeldGrab(gid=self._next_gid, t=t, payload=payload)
         self._next_gid += 1
         self.history.append(g)
+        evicted = self.history[: -self._history_len]
         del self.history[: -self._history_len]
         self.dirty = False
         self._force_grab = False
         self._last_grab_t = t
-        return g
+        return g, evicted
 
     # --- decisions ---------------------------------------------------------------------------------
     def wants_grab(self, now: float) -> bool:

@@ -6,7 +6,7 @@ import click
 
 from jobshadow.cli._util import emit_json
 from jobshadow.cli.main import AppContext, pass_app
-from jobshadow.config import iter_fields
+from jobshadow.config import iter_fields, settings_dict
 
 
 @click.group("config")
@@ -19,7 +19,7 @@ def config() -> None:
 @pass_app
 def show(app: AppContext, as_json: bool) -> None:
     """The settings in effect (file + environment + defaults)."""
-    data = app.settings.model_dump(mode="json")
+    data = settings_dict(app.settings)
     if as_json:
         emit_json(data)
         return

@@ -7,6 +7,7 @@ Every failure jobshadow expects becomes a one-line ``Error: …`` on stderr and 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,11 @@ class AppContext:
 
 
 class JobshadowGroup(click.Group):
-    """Turns JobshadowError into a one-line message and a non-zero exit."""
+    """Turns errors into a one-line message and a non-zero exit.
+
+    Expected failures (JobshadowError) print their message. Anything else is a bug: one line
+    naming it, and the traceback with ``-v``.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -45,6 +50,17 @@ class JobshadowGroup(click.Group):
             raise click.ClickException(str(exc)) from None
         except KeyboardInterrupt:
             raise click.Abort() from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except BrokenPipeError:
+            # The reader went away (`… | head`): not an error worth a message.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(0) from None
+        except Exception as exc:
+            if logging.getLogger().isEnabledFor(logging.INFO):
+                raise
+            raise click.ClickException(
+                f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)") from None
 
 
 pass_app = click.make_pass_decorator(AppContext)

@@ -5,15 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
 from jobshadow.cli._util import emit_json
 from jobshadow.cli.main import AppContext, pass_app
 from jobshadow.errors import InputError, StateError
 from jobshadow.segment.reader import summarize
-from jobshadow.spool.export import export_segment
 from jobshadow.spool.keys import load_spool_key
 from jobshadow.spool.recovery import recover_open_segments
 from jobshadow.spool.store import SpoolStore, open_segment
@@ -36,6 +32,9 @@ def list_(app: AppContext, as_json: bool) -> None:
     if not rows:
         click.echo("no segments")
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table("id", "state", "bytes")
     for s in rows:
         table.add_row(s.id, s.state, f"{s.size:,}")
@@ -77,6 +76,11 @@ def export(app: AppContext, segment: str, out: Path) -> None:
         raise InputError(f"{out} is not empty; choose a new directory")
     key = load_spool_key(app.home, app.settings.protect.keyring, create=False)
     _, content = open_segment(path, key, allow_unfinished=path.name.endswith(".part"))
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from jobshadow.spool.export import export_segment
+
     with Progress(TextColumn("decoding frames"), BarColumn(), MofNCompleteColumn(),
                   transient=True, console=Console(stderr=True)) as progress:
         task = progress.add_task("frames", total=None)

@@ -15,15 +15,17 @@ solid colour in place; the original pixels are never copied anywhere.
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-
-import numpy as np
+from typing import Any
 
 from jobshadow.records import Rect
 
-# Fill colour (BGRA): dark grey, visibly "masked" and not mistakable for a black screen.
-FILL_BGRA = (48, 48, 48, 255)
+# Fill byte for every channel: dark grey, visibly "masked" and not mistakable for a black
+# screen. One value for all four bytes lets a plain memset do the fill (the encoder ignores
+# the alpha byte).
+FILL_BYTE = 48
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
 
@@ -115,15 +117,30 @@ def keep_region(
     return keep
 
 
-def apply_mask(image: np.ndarray, keep: Region) -> int:
-    """Fill everything outside ``keep`` in place; return the number of filled pixels."""
-    h, w = image.shape[:2]
-    masked = Region(((0, 0, w, h),))
+def apply_mask(image: Any, width: int, height: int, keep: Region) -> int:
+    """Fill everything outside ``keep`` in place; return the number of filled pixels.
+
+    ``image`` is any writable buffer of BGRA rows (a video frame plane, a bytearray).
+    """
+    size = memoryview(image).nbytes
+    if size < width * height * 4:
+        raise ValueError("image is smaller than width x height BGRA")
+    masked = Region(((0, 0, width, height),))
     for b in keep.boxes:
         masked = masked.minus(b)
-    fill = np.array(FILL_BGRA, dtype=np.uint8)
+    base = ctypes.addressof((ctypes.c_char * size).from_buffer(image))
+    stride = width * 4
     for x0, y0, x1, y1 in masked.boxes:
-        image[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = fill
+        x0, x1 = max(0, x0), min(width, x1)
+        y0, y1 = max(0, y0), min(height, y1)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        if x0 == 0 and x1 == width:  # whole rows are contiguous: one call
+            ctypes.memset(base + y0 * stride, FILL_BYTE, (y1 - y0) * stride)
+            continue
+        n = (x1 - x0) * 4
+        for y in range(y0, y1):
+            ctypes.memset(base + y * stride + x0 * 4, FILL_BYTE, n)
     return masked.area
 
 

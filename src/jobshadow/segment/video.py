@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import av
-import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
+
+if TYPE_CHECKING:  # decoding (exports, datasets) uses numpy; the recorder never imports it
+    import numpy as np
 
 
 class H264Encoder:
@@ -36,21 +39,34 @@ class H264Encoder:
             "threads": "1",
             # Keyframes only where we ask for them (segment start): a full 1080p I-frame costs
             # ~100 KiB, and the recording's own structure already bounds seeking.
-            "x264-params": "keyint=infinite:scenecut=0:repeat-headers=1",
+            # weightp, lookahead and mbtree each keep extra 1080p planes (~45 MB) and buy nothing
+            # for screen content encoded one frame at a time.
+            "x264-params": "keyint=infinite:scenecut=0:repeat-headers=1:weightp=0:ref=1:"
+            "rc-lookahead=0:sync-lookahead=0:mbtree=0",
         }
         self._ctx = ctx
+        self._input: av.VideoFrame | None = None  # only for inputs that are not frames already
         self._reformatter = VideoReformatter()
         self._last_pts = -1
         self.frames = 0
 
-    def encode(self, image: np.ndarray, pts_ms: int) -> tuple[bytes, bool]:
-        """Encode one BGRA image; returns (Annex-B access unit, is_keyframe)."""
-        if image.shape[0] != self.height or image.shape[1] != self.width:
-            image = image[: self.height, : self.width]
-        if not image.flags["C_CONTIGUOUS"]:
-            image = np.ascontiguousarray(image)
-        frame = av.VideoFrame.from_numpy_buffer(image, format="bgra")
-        yuv = self._reformatter.reformat(frame, format="yuv420p", interpolation=Interpolation.POINT)
+    def encode(self, image: av.VideoFrame | bytes | bytearray, width: int, height: int, pts_ms: int) -> tuple[bytes, bool]:
+        """Encode one BGRA image of ``width`` x ``height``; returns (Annex-B access unit, is_keyframe).
+
+        A BGRA ``av.VideoFrame`` of the encoder's size is used as is (no copy); anything else is
+        copied into a frame first.
+        """
+        if isinstance(image, av.VideoFrame) and (width, height) == (self.width, self.height):
+            src = image
+        else:
+            raw = image.planes[0] if isinstance(image, av.VideoFrame) else image
+            if (width, height) != (self.width, self.height):
+                raw = _crop_bgra(raw, width, height, self.width, self.height)
+            if self._input is None:
+                self._input = av.VideoFrame(self.width, self.height, "bgra")
+            self._input.planes[0].update(raw)  # type: ignore[arg-type]  # any buffer works; stub says bytes
+            src = self._input
+        yuv = self._reformatter.reformat(src, format="yuv420p", interpolation=Interpolation.POINT)
         # Encode order is the only order x264 needs; real times travel in the frame metadata.
         pts = max(pts_ms, self._last_pts + 1)
         self._last_pts = pts
@@ -67,13 +83,19 @@ class H264Encoder:
         return b"".join(bytes(p) for p in self._ctx.encode(None))
 
 
+def _crop_bgra(image: object, width: int, height: int, w: int, h: int) -> bytes:
+    """The top-left ``w`` x ``h`` of a BGRA image (odd sizes lose their last row/column)."""
+    mv = memoryview(image)  # type: ignore[arg-type]
+    return b"".join(mv[y * width * 4 : y * width * 4 + w * 4] for y in range(h))
+
+
 class H264Decoder:
     """Decodes a segment's access units in order into RGB arrays."""
 
     def __init__(self) -> None:
         self._ctx = av.CodecContext.create("h264", "r")
 
-    def decode(self, access_unit: bytes) -> Iterator[np.ndarray]:
+    def decode(self, access_unit: bytes) -> Iterator[np.ndarray]:  # numpy arrays, RGB
         for frame in self._ctx.decode(av.Packet(access_unit)):
             yield frame.to_ndarray(format="rgb24")
 
@@ -86,6 +108,8 @@ class H264Decoder:
 
 def png_bytes(rgb: np.ndarray) -> bytes:
     """Lossless PNG of an RGB image, via FFmpeg's PNG encoder (no extra imaging library)."""
+    import numpy as np
+
     h, w = rgb.shape[:2]
     ctx = av.CodecContext.create("png", "w")
     ctx.width = w

@@ -11,7 +11,7 @@ import base64
 import json
 from typing import IO, Any, Protocol, cast
 
-from mcap.writer import CompressionType, Writer
+from mcap.writer import CompressionType, IndexType, Writer
 
 from jobshadow import __version__
 from jobshadow.records import EncodedFrame, record_dict
@@ -58,8 +58,15 @@ class BinarySink(Protocol):
 class SegmentWriter:
     def __init__(self, stream: BinarySink, meta: dict[str, Any], *, chunk_size: int = 4 * 1024 * 1024) -> None:
         self._stream = stream
-        # mcap only calls write/tell/flush, which BinarySink guarantees.
-        self._w = Writer(cast("IO[bytes]", stream), chunk_size=chunk_size, compression=CompressionType.ZSTD)
+        # mcap only calls write/tell/flush, which BinarySink guarantees. No per-message index:
+        # it is stored uncompressed (16 bytes per message, more than the compressed events
+        # themselves) and our chunks cover half a second each, so chunk indexes suffice to seek.
+        self._w = Writer(
+            cast("IO[bytes]", stream),
+            chunk_size=chunk_size,
+            compression=CompressionType.ZSTD,
+            index_types=IndexType.CHUNK | IndexType.METADATA | IndexType.ATTACHMENT,
+        )
         self._w.start(profile=PROFILE, library=f"jobshadow {__version__}")
         self._channels: dict[str, int] = {}
         for topic, schema_name in CHANNELS.items():

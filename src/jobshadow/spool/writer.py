@@ -118,11 +118,11 @@ class SpoolWriter:
             raise TypeError("the spool accepts only Protected records")
         shot = item.record
         seg = self._ensure_open()
+        w, h = shot.meta.width, shot.meta.height
         if self._encoder is None:
-            h, w = shot.image.shape[:2]
             self._encoder = self._encoder_factory(w, h)
         pts = int((shot.meta.t - self._opened_at) * 1000)
-        data, key = self._encoder.encode(shot.image, pts)
+        data, key = self._encoder.encode(shot.image, w, h, pts)
         if not data:
             return
         meta = replace(shot.meta, keyframe=key, width=self._encoder.width, height=self._encoder.height)

@@ -1,4 +1,4 @@
-"""A real X11 desktop for tests: Xvfb on a free display, openbox, X applications, xdotool.
+"""A real X11 desktop: Xvfb on a free display, openbox, X applications, xdotool.
 
 Each ``Desktop`` is its own X server, so tests never share windows or input. Xvfb picks the
 display number itself (``-displayfd``), so parallel runs cannot collide.
@@ -13,7 +13,6 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 
 class Desktop:
@@ -47,8 +46,8 @@ class Desktop:
         return "window id" in out.stdout
 
     def spawn(self, argv: list[str], *, setsid: bool = False, **kw: object) -> subprocess.Popen[bytes]:
-        p = subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=setsid, **kw)  # type: ignore[call-overload]
+        p: subprocess.Popen[bytes] = subprocess.Popen(  # type: ignore[call-overload]
+            argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=setsid, **kw)
         self._procs.append(p)
         return p
 
@@ -136,5 +135,3 @@ def xterm(d: Desktop, name: str, geometry: str = "160x50+0+0", title: str | None
     return d.app(argv, name)
 
 
-def repo_root() -> Path:
-    return Path(__file__).resolve().parent.parent
