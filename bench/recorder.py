@@ -8,7 +8,7 @@ The workload counts every event it generates; the recording is then read back th
 ``segments export`` and compared.
 
 Measured (the recorder process only; Xvfb, the applications and the workload are not counted):
-events generated vs captured per kind, frames, dropped frames, CPU (mean/max over 1 s windows,
+events generated vs captured per kind, frames, dropped frames, CPU (mean, and max over 3 s windows,
 100% = one core), memory (PSS mean/max and growth), MB per active hour, stop latency (SIGTERM to
 exit, segment finished), and for each click the lag of its "before" frame.
 
@@ -62,9 +62,12 @@ def jobshadow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
 
 
 class Sampler(threading.Thread):
-    """Asks the recorder for its own CPU seconds and PSS every ``interval`` seconds."""
+    """Asks the recorder for its own CPU seconds and PSS every ``interval`` seconds.
 
-    def __init__(self, sock: Path, interval: float = 1.0) -> None:
+    Reading PSS walks the recorder's whole memory map, so sampling is sparse (its cost is
+    charged to the recorder)."""
+
+    def __init__(self, sock: Path, interval: float = 3.0) -> None:
         super().__init__(daemon=True)
         self.sock = sock
         self.interval = interval
@@ -151,6 +154,9 @@ def run(duration: float, burst: int, keep: Path | None) -> dict[str, Any]:
         time.sleep(1.0)  # let the last keys leave the hold-back buffer
         sampler.stop_flag.set()
         sampler.join()
+        final_status = send_command(sock, "status")["status"]
+        info["suppressed"] = final_status["suppressed"]
+        info["input_dropped"] = final_status["input_dropped"]
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
@@ -211,6 +217,8 @@ def measure(env: dict[str, str], work: Path, home: Path, generated: dict[str, in
         "events_captured": captured,
         "events_missing": {k: generated[k] - captured[k] for k in KINDS},
         "burst_events_per_s": info["burst_events_per_s"],
+        "events_suppressed_out_of_scope": info["suppressed"],
+        "input_dropped": info["input_dropped"],
         "frames": frames,
         "dropped_frames": dropped,
         "segments": len(segs),
@@ -247,7 +255,7 @@ def table(r: dict[str, Any]) -> str:
     lines.append(row("events captured", f"{cap}/{gen}", "100%", cap == gen))
     lines.append(row("frames / dropped", f"{r['frames']} / {r['dropped_frames']}", "", None))
     lines.append(row("CPU mean % (one core)", r["cpu_mean_pct"], "<= 5", r["cpu_mean_pct"] <= 5))
-    lines.append(row("CPU max % (1 s window)", r["cpu_max_pct"], "", None))
+    lines.append(row("CPU max % (3 s window)", r["cpu_max_pct"], "", None))
     lines.append(row("PSS mean / max MB", f"{r['pss_mean_mb']} / {r['pss_max_mb']}", "<= 150",
                      (r["pss_max_mb"] or 0) <= 150))
     lines.append(row("PSS growth MB", r["pss_growth_mb"], "no growth (< 10)", (r["pss_growth_mb"] or 0) < 10))

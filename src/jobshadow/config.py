@@ -71,7 +71,8 @@ class CaptureSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only
         "A changed screen that stays unchanged this long is encoded as a settled frame."))] = 150
     encoder_preset: Annotated[Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"], Meta(
         description="x264 preset for screen frames.")] = "veryfast"
-    encoder_crf: Annotated[int, Meta(ge=0, le=51, description="x264 constant rate factor (lower: better, larger).")] = 28
+    encoder_crf: Annotated[int, Meta(ge=0, le=51, description=(
+        "x264 constant rate factor (lower: better, larger)."))] = 28
     frame_queue: Annotated[int, Meta(ge=1, le=64, description=(
         "Frames waiting for the encoder; when full, new frames are dropped and counted (memory stays "
         "bounded)."))] = 2
@@ -104,9 +105,9 @@ class ProtectSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only
         "under JOBSHADOW_HOME; 'file' always uses the key file."))] = "auto"
 
 
-def default_home() -> Path:
+def default_home(environ: dict[str, str] | None = None) -> Path:
     """``$XDG_DATA_HOME/jobshadow``, or ``~/.local/share/jobshadow``."""
-    xdg = os.environ.get("XDG_DATA_HOME")
+    xdg = (os.environ if environ is None else environ).get("XDG_DATA_HOME")
     base = Path(xdg) if xdg else Path.home() / ".local" / "share"
     return base / "jobshadow"
 
@@ -206,6 +207,8 @@ def load_settings(config_file: Path | str | None = None, environ: dict[str, str]
     data = _merge(data, overrides)
     if env.get("JOBSHADOW_HOME"):
         data["home"] = env["JOBSHADOW_HOME"]
+    elif "home" not in data:
+        data["home"] = str(default_home(env))
     try:
         settings = msgspec.convert(data, Settings, strict=False, dec_hook=_decode_extra)
     except msgspec.ValidationError as exc:
@@ -233,9 +236,6 @@ def iter_fields(model: type[msgspec.Struct] = Settings, prefix: str = "") -> lis
         if isinstance(base, type) and issubclass(base, msgspec.Struct):
             rows.extend(iter_fields(base, f"{dotted}."))
             continue
-        if field.default_factory is not msgspec.NODEFAULT:
-            default = "(computed)"
-        else:
-            default = repr(field.default)
+        default = "(computed)" if field.default_factory is not msgspec.NODEFAULT else repr(field.default)
         rows.append((dotted, default, (meta.description if meta else None) or ""))
     return rows

@@ -24,6 +24,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import ctypes
+import functools
+import itertools
 import logging
 import os
 import queue
@@ -31,6 +33,7 @@ import resource
 import select
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -57,9 +60,12 @@ from jobshadow.records import (
     FrameDrop,
     FrameMeta,
     Marker,
+    MouseButton,
+    MouseMove,
     Protected,
     Rect,
     ScreenImage,
+    Scroll,
     VisibleWindow,
     WindowInfo,
 )
@@ -203,15 +209,18 @@ class Recorder:
             )
 
     # --- lifecycle ---------------------------------------------------------------------------------
-    def run(self, duration: float | None = None) -> None:
-        """Record until ``duration`` elapses or ``request_stop`` is called; then finish cleanly."""
+    def run(self, duration: float | None = None, on_started: Callable[[], None] | None = None) -> None:
+        """Record until ``duration`` elapses or ``request_stop`` is called; then finish cleanly.
+
+        ``on_started`` is called once capture is running (after connecting and recovering).
+        """
         self.check_ready()
         harden_process()
         self._malloc = _Malloc()
         with self.home.recorder_lock():
-            self._run_locked(duration)
+            self._run_locked(duration, on_started)
 
-    def _run_locked(self, duration: float | None) -> None:
+    def _run_locked(self, duration: float | None, on_started: Callable[[], None] | None) -> None:
         probe = connect(self.display_name)
         try:
             check_server(probe, self.display_name)
@@ -226,7 +235,7 @@ class Recorder:
         self.windows = X11Windows(self.display_name)
         self.input = XRecordInput(self.display_name, self.screen.damage_event_code)
         self.filter = DeviceFilter(self.policy, _Lookup(self.windows), TypedTextGuard(
-            scan, holdback=self.settings.protect.holdback_ms / 1000.0,
+            functools.partial(scan, strict=True), holdback=self.settings.protect.holdback_ms / 1000.0,
             max_hold=self.settings.protect.max_hold_ms / 1000.0))
         base_meta = {
             "schema_version": 1,
@@ -264,6 +273,8 @@ class Recorder:
         screen_thread.start()
         self.input.start(self._on_stream)
         self.control.start()
+        if on_started is not None:
+            on_started()
         deadline = None if duration is None else time.monotonic() + duration
         try:
             while not self._stop.is_set():
@@ -449,14 +460,16 @@ class Recorder:
     def _writer_run(self) -> None:
         spool = self.spool
         flt = self.filter
-        last_window_sync = 0.0
+        last_consent_check = 0.0
         while True:
             stopping = self._stop.is_set() and self._screen_done.is_set()
             if self._events:
                 now = time.monotonic()
-                if now - last_window_sync > 0.05:
-                    self.windows.sync()  # pointer events are judged against fresh geometry
-                    last_window_sync = now
+                # Pointer events are judged against window geometry; make it fresh unless the
+                # screen thread synced moments ago (it does on every grab).
+                if now - self.windows.snapshot().synced_at > 0.1 and any(
+                        isinstance(e, MouseMove | MouseButton | Scroll) for e in itertools.islice(self._events, 64)):
+                    self.windows.sync()
                 n = 0
                 while self._events and n < 5000:
                     item = self._events.popleft()
@@ -465,7 +478,7 @@ class Recorder:
                         self.counters.written[rec.record.kind] += 1
                     n += 1
             try:
-                frame = self._frames.get(timeout=0.0 if self._events else 0.02)
+                frame = self._frames.get(timeout=0.0 if self._events else 0.05)
             except queue.Empty:
                 frame = None
             else:
@@ -486,7 +499,9 @@ class Recorder:
                 self.counters.written[rec.record.kind] += 1
             if self.gate.tick():
                 self._events.append(Marker(t=now, name="resume", detail={"by": "timer"}))
-            self._watch_consent()
+            if now - last_consent_check >= 0.5:
+                last_consent_check = now
+                self._watch_consent()
             self._malloc.trim(now)
             if spool.tick(now):
                 self._segment_started.set()

@@ -34,11 +34,13 @@ def start(app: AppContext, display: str | None, duration: float | None) -> None:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    click.echo(f"recording display {rec.display_name} (session {rec.session}); stop with `jobshadow record stop`",
-               err=True)
-    rec.run(duration)
-    for rep in rec.recovered:
-        click.echo(f"recovered segment {rep.segment_id}: {rep.outcome} ({rep.messages} records)", err=True)
+    def started() -> None:
+        for rep in rec.recovered:
+            click.echo(f"recovered segment {rep.segment_id}: {rep.outcome} ({rep.messages} records)", err=True)
+        click.echo(f"recording display {rec.display_name} (session {rec.session}); "
+                   "stop with `jobshadow record stop`", err=True)
+
+    rec.run(duration, on_started=started)
     st = rec.status()
     click.echo(
         f"stopped ({rec.stop_reason or 'stop'}): {len(rec.spool.finished)} segment(s), "

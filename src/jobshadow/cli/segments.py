@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -104,12 +105,14 @@ def decrypt(app: AppContext, segment: str, out: Path) -> None:
     path = store.resolve(segment)
     if out.exists():
         raise InputError(f"{out} exists; refusing to overwrite")
+    if not out.parent.is_dir():
+        raise InputError(f"directory {out.parent} does not exist")
     key = load_spool_key(app.home, app.settings.protect.keyring, create=False)
     opened, _ = open_segment(path, key)
-    fd = out.open("xb")
-    out.chmod(0o600)
-    with fd:
-        fd.write(opened.plaintext)
+    # Created owner-only from the first byte: this is the decrypted recording.
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(opened.plaintext)
     click.echo(f"wrote {out} ({len(opened.plaintext):,} bytes, mode 0600)")
 
 

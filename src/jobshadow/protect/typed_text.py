@@ -25,14 +25,18 @@ recognised across a release.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from jobshadow.capture.x11.keymap import is_modifier_keysym
 from jobshadow.records import KeyEvent, Redaction
 
 Record = KeyEvent | Redaction
+
+log = logging.getLogger(__name__)
 
 _BOUNDARY = frozenset(" \n\t")
 # A token that may be one group of a card, phone or account number typed with separators.
@@ -51,6 +55,7 @@ class FindingLike(Protocol):
 
 
 Scanner = Callable[[str], Sequence[FindingLike]]
+"""Returns findings; raising means "could not check" and the text is withheld (fail closed)."""
 
 
 @dataclass
@@ -207,7 +212,14 @@ class TypedTextGuard:
         for text in (final, raw):
             if not text.chars:
                 continue
-            for f in self._scan(ctx + text.text):
+            try:
+                found = self._scan(ctx + text.text)
+            except Exception:
+                # Fail closed: text the detector could not check is never written.
+                log.error("typed-text detector failed; %d characters withheld as unscanned", len(text.chars))
+                spans.append((list(text.owners), "unscanned"))
+                continue
+            for f in found:
                 lo, hi = max(f.start - len(ctx), 0), f.end - len(ctx)
                 if hi <= 0:
                     continue  # entirely in already-released context
@@ -219,6 +231,10 @@ class TypedTextGuard:
         ranges: list[tuple[int, int]] = []
         for owners, kind in spans:
             first, last = min(owners), max(owners)
+            # Modifier presses right before the span (Shift for a leading capital) go with it.
+            while first > 0 and events[first - 1].kind == "key_press" and events[first - 1].char is None \
+                    and is_modifier_keysym(events[first - 1].keysym):
+                first -= 1
             kinds.setdefault(first, kind)
             drop.update(range(first, last + 1))
             ranges.append((first, last))

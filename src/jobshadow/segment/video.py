@@ -50,7 +50,9 @@ class H264Encoder:
         self._last_pts = -1
         self.frames = 0
 
-    def encode(self, image: av.VideoFrame | bytes | bytearray, width: int, height: int, pts_ms: int) -> tuple[bytes, bool]:
+    def encode(
+        self, image: av.VideoFrame | bytes | bytearray, width: int, height: int, pts_ms: int
+    ) -> tuple[bytes, bool]:
         """Encode one BGRA image of ``width`` x ``height``; returns (Annex-B access unit, is_keyframe).
 
         A BGRA ``av.VideoFrame`` of the encoder's size is used as is (no copy); anything else is

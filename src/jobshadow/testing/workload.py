@@ -10,10 +10,9 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from Xlib import X, XK
+from Xlib import XK, X
 from Xlib import display as xdisplay
 from Xlib.ext import xtest
-
 
 _KEYSYM_NAMES = {
     " ": "space", "\n": "Return", "\t": "Tab", ".": "period", ",": "comma", "-": "minus", ":": "colon",

@@ -46,7 +46,9 @@ def resolve_display(explicit: str | None, environ: Mapping[str, str] | None = No
 def connect(name: str) -> xdisplay.Display:
     try:
         return xdisplay.Display(name)
-    except (xerror.DisplayError, xerror.DisplayConnectionError, ConnectionError, OSError) as exc:
+    # python-xlib falls back to TCP for unreachable local displays and can raise almost anything
+    # from socket code (OverflowError for a display number past the port range, ValueError, …).
+    except (xerror.DisplayError, xerror.DisplayConnectionError, OSError, OverflowError, ValueError) as exc:
         raise DisplayError(
             f"cannot connect to X display {name}: {_short(exc)}; check that the X server is running "
             "and that DISPLAY/XAUTHORITY are right"

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""`make demo`: record an everyday task on a virtual desktop and show what was captured.
+
+Everything runs on embedded defaults: a private Xvfb display with openbox, real X applications
+(a terminal for notes, a text editor, a calculator), the real `jobshadow` CLI in a state
+directory under `.demo/`. A scripted person writes a note, edits a document, scrolls, uses the
+calculator, switches windows and — by mistake — types an access key and an e-mail address; a
+password-manager window pops up in the middle of it all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from jobshadow.testing.xdesktop import Desktop
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / ".demo"
+
+
+def say(text: str) -> None:
+    print(f"\n\033[1m== {text}\033[0m", flush=True)
+
+
+class Jobshadow:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def run(self, *args: str, check: bool = True, show: bool = False) -> subprocess.CompletedProcess[str]:
+        res = subprocess.run([sys.executable, "-m", "jobshadow", *args], env=self.env, capture_output=True, text=True)
+        if show:
+            print(f"$ jobshadow {' '.join(args)}")
+            print(res.stdout.rstrip() or res.stderr.rstrip())
+        if check and res.returncode != 0:
+            raise SystemExit(f"jobshadow {' '.join(args)} failed: {res.stderr.strip()}")
+        return res
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json").stdout)
+
+
+def main() -> None:
+    shutil.rmtree(DEMO, ignore_errors=True)
+    DEMO.mkdir()
+    home = DEMO / "home"
+    config = DEMO / "jobshadow.toml"
+    config.write_text(
+        "# The demo's capture scope: the apps of the task, nothing else.\n"
+        "[capture.scope]\n"
+        'allow_apps = ["notes", "xedit", "xcalc"]\n'
+    )
+    (DEMO / "report.txt").write_text(
+        "Quarterly report draft\n\n" + "\n".join(f"Line {i}: figures to check." for i in range(1, 200)) + "\n")
+
+    say("starting a virtual desktop (Xvfb + openbox) with real X applications")
+    desk = Desktop(1920, 1080)
+    try:
+        notes = desk.app(["xterm", "-name", "notes", "-title", "notes", "-geometry", "100x30+20+20", "-e", "cat"],
+                         "notes")
+        editor = desk.app(["xedit", "-geometry", "900x700+980+40", str(DEMO / "report.txt")], "xedit")
+        calc = desk.app(["xcalc", "-geometry", "+400+560"], "xcalc")
+        print(f"display {desk.display}: notes (xterm), report.txt (xedit), calculator (xcalc)")
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JOBSHADOW_")}
+        env.update({"JOBSHADOW_HOME": str(home), "JOBSHADOW_CONFIG": str(config), "DISPLAY": desk.display})
+        for k in ("WAYLAND_DISPLAY", "XDG_SESSION_TYPE", "DBUS_SESSION_BUS_ADDRESS"):
+            env.pop(k, None)
+        js = Jobshadow(env)
+
+        say("consent: the person reads the notice and agrees")
+        notice = js.run("consent", "show").stdout
+        print("\n".join(notice.splitlines()[:6]) + "\n  …")
+        js.run("consent", "give", "--yes", show=True)
+
+        say("recording an everyday task")
+        rec = subprocess.Popen([sys.executable, "-m", "jobshadow", "record", "start"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        desk.wait_for(lambda: (home / "run" / "control.sock").exists(), 30, "the recorder")
+        time.sleep(0.3)
+        js.run("task", "start", "Update the quarterly report", show=True)
+        x = desk.xdotool
+        desk.activate(notes)
+        x("type", "--delay", "25", "todo: check Q3 figures, total the two regions\n")
+        x("mousemove", "1400", "400", "click", "1")
+        desk.activate(editor)
+        x("click", "--repeat", "5", "5")
+        x("click", "--repeat", "2", "4")
+        x("type", "--delay", "25", "Revenue reviewed. ")
+        desk.activate(calc)
+        for label_xy in ((466, 760), (510, 760), (554, 800)):  # a few calculator buttons
+            x("mousemove", str(label_xy[0]), str(label_xy[1]), "click", "1")
+            time.sleep(0.15)
+        # A password manager pops up over the editor: it is never recorded, not even its pixels.
+        vault = desk.app(["xterm", "-name", "keepassxc", "-title", "Vault", "-bg", "#ff00ff",
+                          "-geometry", "40x8+1200+300", "-e", "cat"], "keepassxc")
+        desk.activate(vault)
+        x("type", "--delay", "25", "correct horse battery staple\n")
+        x("windowunmap", "--sync", vault)
+        desk.activate(notes)
+        x("type", "--delay", "25", "shared the key AKIAZ4QXW7PLM3NRT2VB with jane.doe@example.com by mistake\n")
+        x("key", "ctrl+l")
+        x("type", "--delay", "25", "report done\n")
+        js.run("task", "end", show=True)
+        time.sleep(0.5)
+        status = js.json("record", "status")
+        js.run("record", "stop", show=True)
+        rec.communicate(timeout=30)
+    finally:
+        desk.close()
+
+    say("what the recorder saw while running")
+    print(f"events captured: {status['events_captured']}")
+    print(f"frames: {status['frames']}, dropped: {sum(status['frames_dropped'].values())}, "
+          f"suppressed outside scope: {status['suppressed']}, redactions: {status['redactions']}")
+    r = status["resources"]
+    print(f"recorder CPU {r['cpu_s']} s over {status['uptime_s']} s, PSS {r['pss_mb']} MB")
+
+    say("segments in the encrypted spool")
+    js.run("segments", "list", show=True)
+    segs = js.json("segments", "list")
+    for seg in segs:
+        js.run("segments", "inspect", seg["id"], show=True)
+
+    say("decrypted export of the recording (for its owner)")
+    out = DEMO / "export"
+    js.run("segments", "export", segs[0]["id"], "--out", str(out), show=True)
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    pieces = []
+    for e in events:
+        if e["kind"] == "key_press" and e.get("char"):
+            pieces.append(e["char"])
+        elif e["kind"] == "redaction":
+            pieces.append(f"[{e['finding']}]")
+    typed = "".join(pieces)
+    print("typed text as stored (redaction markers in brackets):")
+    for line in typed.splitlines():
+        print(f"  {line}")
+    markers = [e for e in events if e["kind"] == "marker"]
+    print("markers: " + ", ".join(f"{m['name']}{' ' + repr(m['detail']['title']) if m['detail'].get('title') else ''}"
+                                  for m in markers))
+    windows = [json.loads(line) for line in (out / "windows.jsonl").read_text().splitlines()]
+    print("window switches: " + " → ".join(
+        (w["window"]["wm_instance"] if w["window"] else "(out of scope)") for w in windows))
+    frames = sorted((out / "frames").glob("*.png"))
+    print(f"{len(frames)} frames as PNG in {out / 'frames'}")
+    print("the password manager's keys and pixels are absent: "
+          f"{'correct horse' not in typed and 'keepassxc' not in (out / 'windows.jsonl').read_text()}")
+
+
+if __name__ == "__main__":
+    main()
