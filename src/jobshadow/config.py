@@ -28,6 +28,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from jobshadow.durations import Duration
 from jobshadow.errors import ConfigError
 
 ENV_PREFIX = "JOBSHADOW_"
@@ -105,6 +106,54 @@ class ProtectSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only
         "under JOBSHADOW_HOME; 'file' always uses the key file."))] = "auto"
 
 
+class ServerSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The collector and control plane (`jobshadow server start`)."""
+
+    host: Annotated[str, Meta(description="Address to bind; loopback by default.")] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=1, le=65535, description="TCP port.")] = 8787
+    database_url: Annotated[str, Meta(description=(
+        "SQLAlchemy URL of the control-plane database; empty: SQLite under JOBSHADOW_HOME/server "
+        "(postgresql://… works the same)."))] = ""
+    object_store_url: Annotated[str, Meta(description=(
+        "fsspec URL of the object store for landed blobs; empty: a folder under JOBSHADOW_HOME/server "
+        "(s3://… works with s3fs installed)."))] = ""
+    catalog_url: Annotated[str, Meta(description=(
+        "SQLAlchemy URL of the Iceberg SQL catalog; empty: SQLite under JOBSHADOW_HOME/server."))] = ""
+    warehouse_url: Annotated[str, Meta(description=(
+        "Warehouse location of the Iceberg tables; empty: a folder under JOBSHADOW_HOME/server."))] = ""
+    max_segment_bytes: Annotated[int, Meta(ge=1024, description=(
+        "Largest upload accepted, in bytes (a segment is at most 64 MB plus sealing overhead)."))] = 256 * 2**20
+    max_chunk_bytes: Annotated[int, Meta(ge=1024, le=64 * 2**20, description=(
+        "Largest upload chunk accepted in one request, in bytes."))] = 4 * 2**20
+    clock_skew: Annotated[Duration, Meta(description=(
+        "Signed requests older or newer than this are refused (replay window)."))] = Duration(300)
+    enroll_code_ttl: Annotated[Duration, Meta(description="How long an enrolment code stays valid.")] = Duration(
+        86400)
+    commit_interval_ms: Annotated[int, Meta(ge=10, le=60000, description=(
+        "Landed segments are committed to the Iceberg landing table in micro-batches this often."))] = 250
+    long_poll: Annotated[Duration, Meta(description=(
+        "Longest a device's configuration poll is held open waiting for a change."))] = Duration(20)
+
+
+class UploadSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The device's background uploader."""
+
+    enabled: Annotated[bool, Meta(description=(
+        "Upload finished segments when this device is enrolled."))] = True
+    auto_approve_after: Annotated[Duration, Meta(description=(
+        "A finished segment waits this long (e.g. 10m) before it may be uploaded, so its owner can "
+        "delete it first."))] = Duration(600)
+    chunk_bytes: Annotated[int, Meta(ge=16 * 1024, le=64 * 2**20, description=(
+        "Upload chunk size in bytes (each chunk is a separately signed, resumable request)."))] = 2**20
+    bandwidth_bytes_per_s: Annotated[int, Meta(ge=0, description=(
+        "Upload bandwidth cap in bytes per second; 0 means no cap."))] = 4 * 2**20
+    retry_initial: Annotated[Duration, Meta(description="First retry delay after a transient failure.")] = Duration(1)
+    retry_max: Annotated[Duration, Meta(description="Longest retry delay (exponential backoff with jitter).")] = (
+        Duration(300))
+    poll_timeout: Annotated[Duration, Meta(description=(
+        "How long a configuration poll may wait for the server to report a change."))] = Duration(20)
+
+
 def default_home(environ: dict[str, str] | None = None) -> Path:
     """``$XDG_DATA_HOME/jobshadow``, or ``~/.local/share/jobshadow``."""
     xdg = (os.environ if environ is None else environ).get("XDG_DATA_HOME")
@@ -124,6 +173,10 @@ class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
         default_factory=SegmentSettings)
     protect: Annotated[ProtectSettings, Meta(description="Device privacy.")] = msgspec.field(
         default_factory=ProtectSettings)
+    upload: Annotated[UploadSettings, Meta(description="Device uploads.")] = msgspec.field(
+        default_factory=UploadSettings)
+    server: Annotated[ServerSettings, Meta(description="Collector and control plane.")] = msgspec.field(
+        default_factory=ServerSettings)
 
 
 def _parse_env_value(raw: str) -> Any:
@@ -176,6 +229,8 @@ def _decode_extra(typ: type, obj: Any) -> Any:
         if not obj or "\x00" in obj:
             raise ValueError("not a usable path")
         return Path(obj)
+    if typ is Duration:
+        return Duration.parse(obj)
     raise NotImplementedError(typ)
 
 
@@ -216,9 +271,13 @@ def load_settings(config_file: Path | str | None = None, environ: dict[str, str]
     return msgspec.structs.replace(settings, home=settings.home.expanduser().absolute())
 
 
+def _encode_extra(obj: Any) -> Any:
+    return float(obj) if isinstance(obj, Duration) else str(obj)
+
+
 def settings_dict(settings: Settings) -> dict[str, Any]:
     """Plain JSON-able form (``config show --json``)."""
-    out: dict[str, Any] = msgspec.to_builtins(settings, enc_hook=str)
+    out: dict[str, Any] = msgspec.to_builtins(settings, enc_hook=_encode_extra)
     return out
 
 

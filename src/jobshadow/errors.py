@@ -16,7 +16,10 @@ screen text, titles, URLs) because they end up in logs and on terminals.
     │   └── SpoolCorrupt       a segment is tampered with, truncated or not a segment at all
     │       ├── Truncated      the file stops early (crashed writer, partial copy)
     │       └── WrongKey       the segment was sealed with another key
-    └── InputError             user-supplied input (CLI argument, stdin) is malformed or too large
+    ├── InputError             user-supplied input (CLI argument, stdin) is malformed or too large
+    ├── RequestRejected        the collector refused a request: HTTP status + machine-readable code
+    └── UploadError            the device could not deliver a segment
+        └── UploadRejected     the collector refused it for good (4xx): the segment is quarantined
 """
 
 from __future__ import annotations
@@ -72,3 +75,24 @@ class WrongKey(SpoolCorrupt):
 
 class InputError(JobshadowError):
     """User-supplied input is malformed, hostile or too large."""
+
+
+class RequestRejected(JobshadowError):
+    """The collector refused a request; ``status`` is the HTTP status, ``code`` machine-readable."""
+
+    def __init__(self, status: int, code: str, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+
+    def __repr__(self) -> str:
+        return f"RequestRejected(status={self.status}, code={self.code!r}, message={str(self)!r})"
+
+
+class UploadError(JobshadowError):
+    """A segment could not be delivered (yet)."""
+
+
+class UploadRejected(UploadError):
+    """The collector refused a segment for good; it goes to quarantine, never back into the loop."""

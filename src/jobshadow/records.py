@@ -267,7 +267,7 @@ class Marker:
     """Recorder lifecycle and contributor markers (pause, resume, task start/end)."""
 
     t: float
-    name: Literal["recording_start", "recording_stop", "pause", "resume", "task_start", "task_end"]
+    name: Literal["recording_start", "recording_stop", "pause", "resume", "task_start", "task_end", "scope"]
     detail: dict[str, Any] = field(default_factory=dict)
     kind: Literal["marker"] = "marker"
 

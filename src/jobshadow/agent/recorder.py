@@ -9,6 +9,8 @@ Threads and what they may do:
 * ``writer`` owns the privacy filter, the typed-text guard and the spool writer: it filters and
   writes events, encodes queued frames, flushes at least every ``flush_seconds`` and rotates.
 * ``control`` answers the Unix control socket.
+* when the device is enrolled, ``device-sync`` follows the collector's configuration (scope,
+  kill switch, consent) and ``uploader`` delivers finished segments (``agent.device_agent``).
 
 Memory is bounded: the frame queue holds ``frame_queue`` images and drops (counted, recorded as
 ``frame_drop`` events) when the encoder falls behind; events are never dropped below the
@@ -24,6 +26,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import ctypes
+import fcntl
 import functools
 import itertools
 import logging
@@ -40,6 +43,7 @@ from typing import Any
 
 from jobshadow import __version__
 from jobshadow.agent.control import ControlServer
+from jobshadow.agent.device_agent import Enrolment, scope_settings
 from jobshadow.capture.backend import DamageNotice, InputFocusNotice, StreamItem
 from jobshadow.capture.framing import ActionClassifier, Encode, FramePlanner
 from jobshadow.capture.x11.display import check_server, connect, resolve_display
@@ -55,6 +59,7 @@ from jobshadow.protect.gate import CaptureGate
 from jobshadow.protect.masking import Layer, Region, apply_mask, keep_region
 from jobshadow.protect.scope import ScopePolicy
 from jobshadow.protect.typed_text import TypedTextGuard
+from jobshadow.protocol import STREAMS
 from jobshadow.records import (
     FocusChange,
     FrameDrop,
@@ -77,6 +82,8 @@ from jobshadow.spool.keys import load_spool_key
 from jobshadow.spool.recovery import RecoveryReport, recover_open_segments
 from jobshadow.spool.store import SpoolStore, new_session_id
 from jobshadow.spool.writer import SpoolWriter
+from jobshadow.upload.identity import load_identity
+from jobshadow.upload.sync import cached_config
 
 log = logging.getLogger(__name__)
 
@@ -197,12 +204,17 @@ class Recorder:
         self._consent_mtime = 0.0
         self.stop_reason = ""
         self.failure: BaseException | None = None
+        self.identity = load_identity(self.home)
+        self.enrolment: Enrolment | None = None
+        self.streams: frozenset[str] = frozenset(STREAMS)
+        self._upload_lock_fd: int | None = None
 
     # --- preconditions --------------------------------------------------------------------------
     def check_ready(self) -> None:
         """Raise with a one-line reason when recording must not start."""
         self.consent.require()
-        if self.policy.nothing_in_scope:
+        # An enrolled device takes its scope from the collector; a standalone one from its config.
+        if self.identity is None and self.policy.nothing_in_scope:
             raise ConsentError(
                 "nothing is in capture scope: set [capture.scope] allow_apps in the config "
                 "(default deny: no application is recorded until allowed)"
@@ -262,6 +274,8 @@ class Recorder:
             settle=cap.settle_ms / 1000.0,
         )
         self._consent_mtime = self.consent.mtime()
+        if self.identity is not None:
+            self._start_enrolment()
         self.control = ControlServer(self.home.control_socket, self._on_command)
         screen_thread = threading.Thread(target=self._screen_loop, name="screen", daemon=True)
         writer_thread = threading.Thread(target=self._writer_loop, name="writer", daemon=True)
@@ -294,6 +308,48 @@ class Recorder:
         finally:
             self._shutdown(screen_thread, writer_thread)
 
+    # --- enrolled devices ----------------------------------------------------------------------------
+    def _start_enrolment(self) -> None:
+        assert self.identity is not None
+        if cached_config(self.home) is None:
+            self.gate.hold("config", True, "waiting for the collector's configuration")
+        # The recorder delivers its own segments unless a standalone uploader already does.
+        fd = os.open(self.home.run_dir / "upload.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._upload_lock_fd = fd
+        except OSError:
+            os.close(fd)
+        upload = self.settings.upload.enabled and self._upload_lock_fd is not None
+        self.enrolment = Enrolment(self.settings, self.home, self.identity, self.key, self._on_remote_config,
+                                   upload=upload)
+        self.enrolment.start()
+
+    def _on_remote_config(self, cfg: dict[str, Any]) -> None:
+        """Apply the collector's configuration (device-sync thread)."""
+        gate = self.gate
+        gate.hold("config", False)
+        gate.hold("revoked", bool(cfg.get("device", {}).get("revoked")), "this device was revoked")
+        prog = cfg.get("programme", {})
+        gate.set_programme_paused(prog.get("state") == "paused", str(prog.get("reason", "")))
+        if cfg.get("consent", {}).get("state") == "withdrawn" and self.consent.read().state == "given":
+            self.consent.withdraw()
+            self._consent_mtime = self.consent.mtime()
+            self._withdraw()
+            return
+        scope = cfg.get("scope")
+        if scope is None:
+            gate.hold("scope", True, "no active collection scope")
+            return
+        policy = ScopePolicy(scope_settings(scope, self.settings.capture.scope))
+        self.policy = policy
+        self.filter.policy = policy
+        self.streams = frozenset(scope.get("streams", STREAMS))
+        self.filter.streams = self.streams
+        gate.hold("scope", False)
+        self._events.append(Marker(t=time.monotonic(), name="scope",
+                                   detail={"name": scope.get("name"), "version": scope.get("version")}))
+
     def request_stop(self, reason: str = "requested") -> None:
         self.stop_reason = self.stop_reason or reason
         self._stop.set()
@@ -309,8 +365,12 @@ class Recorder:
         # 2+3. the writer drains events and frames, flushes the guard, finishes the segment.
         self._frames.put(None)
         writer_thread.join(max(0.5, deadline - time.monotonic() + 1.0))
-        # 4. control.
+        # 4. control, then the collector link (the uploader may finish a chunk first).
         self.control.stop(0.5)
+        if self.enrolment is not None:
+            self.enrolment.stop(max(0.2, deadline - time.monotonic()))
+        if self._upload_lock_fd is not None:
+            os.close(self._upload_lock_fd)
         for closer in (self.windows.close, self.screen.close):
             try:
                 closer()
@@ -383,7 +443,7 @@ class Recorder:
             else:
                 for enc in planner.action(notice.t):
                     self._submit(enc)
-        if not self.gate.open:
+        if not self.gate.open or "screen" not in self.streams:
             return
         if self._segment_started.is_set():
             self._segment_started.clear()
@@ -599,6 +659,7 @@ class Recorder:
             "suppressed": dict(self.filter.suppressed),
             "redactions": self.filter.guard.redactions,
             "resources": {**_resources(), "images": self.screen.pool.allocated},
+            "collector": self.enrolment.status() if self.enrolment is not None else None,
         }
 
     # --- helpers --------------------------------------------------------------------------------------

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from typing import Any
 
 import click
 
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
+from jobshadow.durations import parse_seconds
 
 
 def parse_duration(text: str) -> float:
-    """'90', '90s', '30m', '1h30m', '2d' → seconds."""
-    m = _DURATION.match(text.strip().lower())
-    if not text.strip() or m is None or not any(m.groups()):
-        raise click.BadParameter(f"{text!r} is not a duration (examples: 90s, 30m, 1h30m)")
-    d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-    total = d * 86400 + h * 3600 + mi * 60 + s
+    """'90', '90s', '30m', '1h30m', '2d' → seconds (positive)."""
+    try:
+        total = parse_seconds(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
     if total <= 0:
         raise click.BadParameter("duration must be positive")
     return total

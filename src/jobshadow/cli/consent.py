@@ -36,7 +36,7 @@ def give(app: AppContext, yes: bool) -> None:
         if not click.confirm("Do you agree to be recorded as described above?", default=False):
             raise InputError("consent not given; nothing will be recorded")
     rec = ConsentStore(app.home).give()
-    click.echo(f"consent given to notice {rec.notice_version} at {rec.given_at}")
+    click.echo(f"consent given to notice {rec.notice_version} at {rec.given_at}" + _mirror(app, "given"))
 
 
 @consent.command("withdraw")
@@ -59,7 +59,24 @@ def withdraw(app: AppContext, delete_local: bool) -> None:
             shutil.rmtree(home.spool_dir)
         home.ensure()
     click.echo("consent withdrawn" + ("; recorder stopped" if stopped else "")
-               + ("; local recordings deleted" if delete_local else ""))
+               + ("; local recordings deleted" if delete_local else "") + _mirror(app, "withdrawn"))
+
+
+def _mirror(app: AppContext, state: str) -> str:
+    """Tell the collector at once when this device is enrolled (the recorder retries if offline)."""
+    from jobshadow.errors import JobshadowError
+    from jobshadow.upload.client import CollectorClient
+    from jobshadow.upload.identity import load_identity
+
+    ident = load_identity(app.home)
+    if ident is None:
+        return ""
+    try:
+        with CollectorClient(ident.server_url, ident, timeout=5) as client:
+            client.report_consent(state)
+    except JobshadowError:
+        return "; the collector will be told when it can be reached"
+    return "; the collector was told"
 
 
 @consent.command("status")

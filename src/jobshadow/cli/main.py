@@ -86,9 +86,9 @@ def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
 
 
 def _register() -> None:
-    from jobshadow.cli import config_cmd, consent, record, redact, segments, task
+    from jobshadow.cli import admin, config_cmd, consent, device, record, redact, segments, server, task
 
-    for module in (record, segments, consent, redact, config_cmd, task):
+    for module in (record, segments, consent, redact, config_cmd, task, device, server, admin):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -261,6 +261,46 @@ def iter_chunks(raw: IO[bytes], master: bytes, header: SealedHeader, name: str) 
             return
 
 
+class SealedReader(io.RawIOBase):
+    """Streams the authenticated plaintext of a sealed file, chunk by chunk (bounded memory).
+
+    Raises SpoolCorrupt (or Truncated) from ``read`` as soon as damage is found; ``complete`` is
+    true once the final chunk has been read and verified.
+    """
+
+    def __init__(self, raw: IO[bytes], resolve: KeyResolver, *, name: str = "file") -> None:
+        super().__init__()
+        self.header = read_header(raw, name)
+        master = resolve(self.header)
+        if key_id(master) != self.header.key_id:
+            raise WrongKey(f"{name} was sealed with key {self.header.key_id}, not with the key available here")
+        self._chunks = iter_chunks(raw, master, self.header, name)
+        self._buf = b""
+        self._pos = 0
+        self.complete = False
+        self._name = name
+        self.plaintext_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while self._pos >= len(self._buf):
+            try:
+                pt, last = next(self._chunks)
+            except StopIteration:
+                if not self.complete:
+                    raise Truncated(f"{self._name} was not finished (no final chunk)") from None
+                return 0
+            self._buf, self._pos = pt, 0
+            self.plaintext_bytes += len(pt)
+            self.complete = self.complete or last
+        n = min(len(b), len(self._buf) - self._pos)
+        b[:n] = self._buf[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+
 def open_sealed(
     raw: IO[bytes], resolve: KeyResolver, *, name: str = "file", allow_unfinished: bool = False
 ) -> OpenedSealed:

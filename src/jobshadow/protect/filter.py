@@ -54,6 +54,8 @@ class DeviceFilter:
         self._buttons_kept: dict[int, bool] = {}
         self._last_focus_in_scope: WindowInfo | None = None
         self._focus_written = False
+        # Streams the collection scope allows (an enrolled device's scope may exclude some).
+        self.streams: frozenset[str] = frozenset({"keyboard", "mouse", "screen", "window"})
 
     def _in_scope(self, info: WindowInfo | None) -> bool:
         return self.policy.decide(info).allowed
@@ -62,6 +64,12 @@ class DeviceFilter:
         return [Protected(r) for r in recs]
 
     def apply(self, item: FilterInput) -> list[Protected[EventRecord]]:
+        if isinstance(item, KeyEvent | MouseMove | MouseButton | Scroll | FocusChange):
+            stream = ("keyboard" if isinstance(item, KeyEvent) else "window" if isinstance(item, FocusChange)
+                      else "mouse")
+            if stream not in self.streams:
+                self.suppressed[f"stream_{stream}"] += 1
+                return []
         if isinstance(item, KeyEvent):
             return self._key(item)
         if isinstance(item, MouseMove):

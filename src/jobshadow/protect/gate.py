@@ -1,7 +1,8 @@
 """The capture gate: one switch every source checks before keeping anything (device trust zone).
 
-Closed while paused (optionally until a deadline), after consent is withdrawn, and while the
-programme is stopped remotely (kill switch). Sources read ``open`` on their hot path, so it is a
+Closed while paused (optionally until a deadline), after consent is withdrawn, and while any
+hold is set: the programme stopped remotely (kill switch), no active collection scope, a revoked
+device, or no configuration from the collector yet. Sources read ``open`` on their hot path, so it is a
 plain attribute read; state changes take a lock and recompute it. A closed gate means nothing is
 recorded: input is discarded at the source and no frames are grabbed.
 """
@@ -29,14 +30,22 @@ class CaptureGate:
         self._paused = False
         self._paused_until: float | None = None
         self._withdrawn = False
-        self._programme_paused = False
-        self._programme_reason = ""
+        self._holds: dict[str, str] = {}  # name -> reason
         self.open = True
         self.changes = 0
 
     def _recompute(self) -> None:
-        self.open = not (self._paused or self._withdrawn or self._programme_paused)
+        self.open = not (self._paused or self._withdrawn or self._holds)
         self.changes += 1
+
+    def hold(self, name: str, on: bool, reason: str = "") -> None:
+        """Set or clear a named hold; any hold closes the gate."""
+        with self._lock:
+            if on:
+                self._holds[name] = reason or name
+            else:
+                self._holds.pop(name, None)
+            self._recompute()
 
     def pause(self, seconds: float | None = None) -> None:
         with self._lock:
@@ -56,10 +65,7 @@ class CaptureGate:
             self._recompute()
 
     def set_programme_paused(self, paused: bool, reason: str = "") -> None:
-        with self._lock:
-            self._programme_paused = paused
-            self._programme_reason = reason if paused else ""
-            self._recompute()
+        self.hold("programme", paused, f"programme paused: {reason}" if reason else "programme paused")
 
     def tick(self, now_wall: float | None = None) -> bool:
         """Apply an auto-resume whose time has come; returns True if the gate reopened."""
@@ -78,11 +84,11 @@ class CaptureGate:
         with self._lock:
             if self._withdrawn:
                 reason = "consent withdrawn"
-            elif self._programme_paused:
-                reason = f"programme paused: {self._programme_reason}" if self._programme_reason else "programme paused"
+            elif self._holds:
+                reason = "; ".join(self._holds.values())
             elif self._paused:
                 reason = "paused"
             else:
                 reason = "recording"
             return GateStatus(self.open, self._paused, self._paused_until, self._withdrawn,
-                              self._programme_paused, reason)
+                              "programme" in self._holds, reason)

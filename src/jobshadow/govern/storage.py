@@ -1,0 +1,170 @@
+"""The one door to stored data: the Iceberg catalog, the object store and the server's keys.
+
+Curated and landing zones. No other module opens a catalog, an object store or a key file; they
+ask this one (an architecture test enforces it). Embedded defaults live under
+``JOBSHADOW_HOME/server``: a SQLite SQL catalog, a local warehouse folder and a local object-store
+folder. At scale the same code takes URLs: a PostgreSQL catalog, ``s3://`` object storage (with
+s3fs installed), read by Spark, Trino or DuckDB through the same Iceberg tables.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import fsspec
+
+from jobshadow.config import Settings
+from jobshadow.crypto.recipients import Recipient
+from jobshadow.errors import StateError
+from jobshadow.home import write_private
+
+
+class ServerPaths:
+    def __init__(self, home: Path) -> None:
+        self.root = home / "server"
+
+    def ensure(self) -> ServerPaths:
+        for d in (self.root, self.keys, self.staging, self.objects, self.warehouse):
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def staging(self) -> Path:
+        return self.root / "staging"
+
+    @property
+    def objects(self) -> Path:
+        return self.root / "objects"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse"
+
+    @property
+    def control_db(self) -> Path:
+        return self.root / "control.db"
+
+    @property
+    def catalog_db(self) -> Path:
+        return self.root / "catalog.db"
+
+    @property
+    def audit_db(self) -> Path:
+        return self.root / "audit.db"
+
+
+class Storage:
+    """Opens things lazily and once; thread-safe."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.paths = ServerPaths(settings.home).ensure()
+        self._lock = threading.Lock()
+
+    # --- control-plane database URL (the service owns the schema) -------------------------------
+    @property
+    def database_url(self) -> str:
+        return self.settings.server.database_url or f"sqlite:///{self.paths.control_db}"
+
+    # --- Iceberg -----------------------------------------------------------------------------------
+    @cached_property
+    def catalog(self) -> Any:
+        from pyiceberg.catalog.sql import SqlCatalog
+
+        s = self.settings.server
+        uri = s.catalog_url or f"sqlite:///{self.paths.catalog_db}"
+        warehouse = s.warehouse_url or self.paths.warehouse.as_uri()
+        with self._lock:
+            return SqlCatalog("jobshadow", uri=uri, warehouse=warehouse)
+
+    # --- object store -------------------------------------------------------------------------------
+    @cached_property
+    def object_store(self) -> ObjectStore:
+        url = self.settings.server.object_store_url or self.paths.objects.as_uri()
+        return ObjectStore(url)
+
+    # --- keys ---------------------------------------------------------------------------------------
+    @cached_property
+    def landing_recipient(self) -> Recipient:
+        """The landing service's X25519 key: devices seal uploads to its public half."""
+        path = self.paths.keys / "landing.key"
+        with self._lock:
+            if not path.exists():
+                write_private(path, Recipient.generate().private_raw())
+            raw = _read_private(path)
+        if len(raw) != 32:
+            raise StateError(f"{path} is damaged")
+        return Recipient.from_raw(raw)
+
+    @property
+    def audit_key_path(self) -> Path:
+        return self.paths.keys / "audit-signing.pem"
+
+
+class ObjectStore:
+    """Blobs by opaque name, through fsspec (a local folder by default, S3 and friends by URL)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self.fs, self.root = fsspec.core.url_to_fs(self.url)
+        self._local = getattr(self.fs, "protocol", None) in ("file", ("file", "local"))
+        if self._local:
+            Path(self.root).mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def uri(self, name: str) -> str:
+        return f"{self.url}/{name}"
+
+    def put_file(self, local: Path, name: str) -> str:
+        """Store a local file under ``name`` durably (fsync on local stores); idempotent."""
+        dest = f"{self.root}/{name}"
+        if self._local:
+            d = Path(dest)
+            d.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            tmp = d.with_name(f"{d.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            with local.open("rb") as src, open(tmp, "wb") as dst:
+                while chunk := src.read(4 * 2**20):
+                    dst.write(chunk)
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.replace(tmp, d)
+            fd = os.open(d.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        else:
+            self.fs.put_file(str(local), dest)
+        return self.uri(name)
+
+    def open(self, name: str) -> Any:
+        return self.fs.open(f"{self.root}/{name}", "rb")
+
+    def exists(self, name: str) -> bool:
+        return bool(self.fs.exists(f"{self.root}/{name}"))
+
+    def delete(self, name: str) -> None:
+        if self.exists(name):
+            self.fs.rm(f"{self.root}/{name}")
+
+    def list(self, prefix: str = "") -> list[str]:
+        base = f"{self.root}/{prefix}".rstrip("/")
+        if not self.fs.exists(base):
+            return []
+        out = []
+        for p in self.fs.find(base):
+            out.append(p[len(self.root) + 1 :])
+        return sorted(out)
+
+
+def _read_private(path: Path) -> bytes:
+    if os.stat(path).st_mode & 0o077:
+        raise StateError(f"{path} is readable by other users; fix with: chmod 600 {path}")
+    return path.read_bytes()

@@ -1,0 +1,156 @@
+"""The control-plane database: people, devices, enrolment codes, scopes, reviews, uploads (server).
+
+SQLAlchemy Core, so the embedded SQLite file and a PostgreSQL URL behave the same. SQLite runs in
+WAL mode with foreign keys on and a busy timeout, because the admin CLI writes while the server
+reads. Times are stored as UTC epoch seconds (float) to stay portable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+
+metadata = MetaData()
+
+people = Table(
+    "people", metadata,
+    Column("id", String(32), primary_key=True),  # pseudonymous, random
+    Column("email", String(320), nullable=False, unique=True),
+    Column("consent_state", String(16), nullable=False, default="unknown"),  # unknown|given|withdrawn
+    Column("consent_changed_at", Float),
+    Column("consent_source", String(16)),  # device|server
+    Column("created_at", Float, nullable=False),
+)
+
+enroll_codes = Table(
+    "enroll_codes", metadata,
+    Column("code_hash", String(64), primary_key=True),  # only the hash is stored
+    Column("person_id", String(32), ForeignKey("people.id"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float),
+    Column("device_id", String(32)),
+)
+
+devices = Table(
+    "devices", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("person_id", String(32), ForeignKey("people.id"), nullable=False),
+    Column("public_key", LargeBinary(32), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("enrolled_at", Float, nullable=False),
+    Column("revoked_at", Float),
+    Column("last_seen", Float),
+)
+
+nonces = Table(
+    "nonces", metadata,
+    Column("device_id", String(32), nullable=False),
+    Column("nonce", String(64), nullable=False),
+    Column("seen_at", Float, nullable=False),
+    UniqueConstraint("device_id", "nonce", name="uq_nonce"),
+)
+Index("ix_nonces_seen", nonces.c.seen_at)
+
+scopes = Table(
+    "scopes", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("definition", Text, nullable=False),  # JSON: apps, deny_apps, titles, sites, streams, purposes, retention
+    Column("state", String(16), nullable=False, default="draft"),  # draft|active|inactive
+    Column("created_at", Float, nullable=False),
+    Column("activated_at", Float),
+    Column("version", Integer, nullable=False, default=1),
+)
+
+reviews = Table(
+    "reviews", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("scope_name", String(100), ForeignKey("scopes.name"), nullable=False),
+    Column("scope_version", Integer, nullable=False),
+    Column("state", String(16), nullable=False),  # submitted|approved|rejected
+    Column("submitted_by", String(320), nullable=False),
+    Column("submitted_at", Float, nullable=False),
+    Column("reviewer", String(320)),
+    Column("decided_at", Float),
+    Column("expires_at", Float),
+    Column("notes", Text, nullable=False, default=""),
+)
+
+programme = Table(
+    "programme", metadata,
+    Column("id", Integer, primary_key=True),  # single row, id = 1
+    Column("state", String(16), nullable=False),  # running|paused
+    Column("reason", Text, nullable=False, default=""),
+    Column("changed_at", Float, nullable=False),
+    Column("changed_by", String(320), nullable=False, default=""),
+)
+
+# Bumped by every change a device must see (scope, programme, consent, revocation); polls wait on it.
+config_version = Table(
+    "config_version", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+uploads = Table(
+    "uploads", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("device_id", String(32), ForeignKey("devices.id"), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("payload_sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("segment_id", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # open|landed|rejected
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+)
+Index("ix_uploads_device_payload", uploads.c.device_id, uploads.c.payload_sha256)
+
+landed = Table(
+    "landed", metadata,
+    Column("content_hash", String(64), primary_key=True),  # exactly once per segment content
+    Column("upload_id", String(32), nullable=False),
+    Column("device_id", String(32), nullable=False),
+    Column("person_id", String(32), nullable=False),
+    Column("blob_name", String(200), nullable=False),
+    Column("row", Text, nullable=False),  # the landing-table row as JSON (replayed after a crash)
+    Column("batch_id", String(32)),
+    Column("committed", Boolean, nullable=False, default=False),
+    Column("landed_at", Float, nullable=False),
+)
+
+
+def make_engine(url: str) -> Engine:
+    kwargs: dict[str, Any] = {"future": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    engine = create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+    metadata.create_all(engine)
+    return engine

@@ -1,0 +1,1 @@
+"""Iceberg table definitions: schemas, labels, row conversion (no catalog access — see govern)."""
