@@ -1,11 +1,19 @@
 #!/usr/bin/env python3
-"""`make demo`: record an everyday task on a virtual desktop and show what was captured.
+"""`make demo`: run the programme end to end on one machine and show what each step produced.
 
-Everything runs on embedded defaults: a private Xvfb display with openbox, real X applications
-(a terminal for notes, a text editor, a calculator), the real `jobshadow` CLI in a state
-directory under `.demo/`. A scripted person writes a note, edits a document, scrolls, uses the
-calculator, switches windows and — by mistake — types an access key and an e-mail address; a
-password-manager window pops up in the middle of it all.
+Everything runs on embedded defaults under `.demo/`: a collector (`jobshadow server start` on
+loopback, SQLite control plane, local object store, Iceberg SQL catalog), a private Xvfb display
+with openbox and real X applications (a terminal for notes, a text editor, a calculator), and the
+real `jobshadow` CLI throughout.
+
+1. The programme admin issues an enrolment code and defines a collection scope; activation is
+   refused until a privacy reviewer (not the author) approves it.
+2. The device enrols, the person reads the notice and consents.
+3. A scripted person writes a note, edits a document, scrolls, uses the calculator, switches
+   windows and — by mistake — types an access key and an e-mail address; a password-manager
+   window pops up in the middle of it all.
+4. The owner looks at their own recording (decrypted export), then approves the upload.
+5. The collector verifies and lands the segments exactly once; the admin sees what landed.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -46,16 +55,61 @@ class Jobshadow:
         return json.loads(self.run(*args, "--json").stdout)
 
 
+def start_collector(server_home: Path) -> tuple[subprocess.Popen[bytes], str, Jobshadow]:
+    from jobshadow.testing.fleet import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBSHADOW_")}
+    env["JOBSHADOW_HOME"] = str(server_home)
+    log = (DEMO / "collector.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "jobshadow", "server", "start", "--port", str(port)], env=env,
+                            stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as r:  # noqa: S310 - loopback
+                if r.status == 200:
+                    break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit("the collector did not start; see .demo/collector.log") from None
+            time.sleep(0.2)
+    return proc, url, Jobshadow(env)
+
+
 def main() -> None:
     shutil.rmtree(DEMO, ignore_errors=True)
     DEMO.mkdir()
     home = DEMO / "home"
     config = DEMO / "jobshadow.toml"
     config.write_text(
-        "# The demo's capture scope: the apps of the task, nothing else.\n"
-        "[capture.scope]\n"
-        'allow_apps = ["notes", "xedit", "xcalc"]\n'
+        "# The device's own settings; its capture scope comes from the collector once enrolled.\n"
+        "[upload]\n"
+        'auto_approve_after = "10m"   # the owner gets to look before anything leaves the laptop\n'
     )
+
+    say("the collector: control plane, resumable upload, encrypted landing zone (loopback)")
+    collector, url, admin = start_collector(DEMO / "server")
+    print(f"collector at {url} (state in .demo/server)")
+    try:
+        run_demo(home, config, url, admin)
+    finally:
+        collector.terminate()
+        collector.wait(15)
+
+
+def run_demo(home: Path, config: Path, url: str, admin: Jobshadow) -> None:
+    say("programme admin: enrolment code, a collection scope, its privacy review")
+    code = admin.json("admin", "enroll-code", "--person", "sam@example.com")["code"]
+    print(f"enrolment code for sam@example.com: {code}")
+    admin.run("admin", "scope", "create", "everyday-office", "--apps", "notes,xedit,xcalc",
+              "--purposes", "model_training", "--retention-days", "90", "--by", "lead@example.com", show=True)
+    refused = admin.run("admin", "scope", "activate", "everyday-office", "--by", "lead@example.com", check=False)
+    print(f"$ jobshadow admin scope activate everyday-office\n{refused.stderr.strip()}   <- refused: no review yet")
+    review = admin.run("admin", "review", "submit", "everyday-office", "--by", "lead@example.com").stdout.strip()
+    admin.run("admin", "review", "approve", review, "--reviewer", "privacy.officer@example.com", show=True)
+    admin.run("admin", "scope", "activate", "everyday-office", "--by", "lead@example.com", show=True)
     (DEMO / "report.txt").write_text(
         "Quarterly report draft\n\n" + "\n".join(f"Line {i}: figures to check." for i in range(1, 200)) + "\n")
 
@@ -73,6 +127,9 @@ def main() -> None:
         for k in ("WAYLAND_DISPLAY", "XDG_SESSION_TYPE", "DBUS_SESSION_BUS_ADDRESS"):
             env.pop(k, None)
         js = Jobshadow(env)
+
+        say("the device enrols (its Ed25519 key never leaves it)")
+        js.run("device", "enroll", "--server", url, "--code", code, "--name", "demo-laptop", show=True)
 
         say("consent: the person reads the notice and agrees")
         notice = js.run("consent", "show").stdout
@@ -152,6 +209,15 @@ def main() -> None:
     print(f"{len(frames)} frames as PNG in {out / 'frames'}")
     print("the password manager's keys and pixels are absent: "
           f"{'correct horse' not in typed and 'keepassxc' not in (out / 'windows.jsonl').read_text()}")
+
+    say("the owner approves: upload now (normally after the review window)")
+    approve = Jobshadow({**js.env, "JOBSHADOW_UPLOAD__AUTO_APPROVE_AFTER": "0"})
+    approve.run("upload", "run", "--once", show=True)
+    js.run("segments", "list", show=True)
+
+    say("what landed at the collector (sealed blobs + Iceberg landing table)")
+    admin.run("admin", "landed", show=True)
+    admin.run("admin", "status", show=True)
 
 
 if __name__ == "__main__":

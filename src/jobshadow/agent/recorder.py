@@ -347,8 +347,11 @@ class Recorder:
         self.streams = frozenset(scope.get("streams", STREAMS))
         self.filter.streams = self.streams
         gate.hold("scope", False)
-        self._events.append(Marker(t=time.monotonic(), name="scope",
+        now = time.monotonic()
+        self._events.append(Marker(t=now, name="scope",
                                    detail={"name": scope.get("name"), "version": scope.get("version")}))
+        # The window in focus may have just come into (or gone out of) scope.
+        self._events.append(FocusChange(t=now, window=self._with_geometry(self.windows.active())))
 
     def request_stop(self, reason: str = "requested") -> None:
         self.stop_reason = self.stop_reason or reason
