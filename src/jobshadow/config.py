@@ -135,6 +135,52 @@ class ServerSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=
         "Longest a device's configuration poll is held open waiting for a change."))] = Duration(20)
 
 
+class GovernSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The governed lake: policy, keys, audit, exposure scan (server side)."""
+
+    kek_file: Annotated[str, Meta(description=(
+        "Key-encryption key file wrapping every subject's data key (0600); empty: "
+        "JOBSHADOW_HOME/server/keys/kek.key, created on first use."))] = ""
+    audit_heads_dir: Annotated[str, Meta(description=(
+        "Where signed audit tree heads are published (outside the audit database, ideally "
+        "write-once storage); `audit verify` checks the log against them. Empty: "
+        "JOBSHADOW_HOME/server/audit-heads."))] = ""
+    max_group_size: Annotated[int, Meta(ge=1, description=(
+        "The exposure scan flags a grant to any group with more members than this."))] = 50
+    broad_groups: Annotated[list[str], Meta(description=(
+        "Groups that stand for everyone (e.g. all-employees); a grant to one on sensitive labels "
+        "is a finding whatever its size."))] = msgspec.field(
+        default_factory=lambda: ["group:all-employees", "group:everyone", "group:all", "group:staff"])
+    pause_on_findings: Annotated[bool, Meta(description=(
+        "When the exposure scan finds a problem, pause the programme (the kill switch) until an "
+        "administrator resumes it."))] = True
+    scan_sample_values: Annotated[int, Meta(ge=1, le=100000, description=(
+        "Sensitive values sampled per sealed column when the exposure scan looks for plaintext."))] = 200
+    query_max_rows: Annotated[int, Meta(ge=1, description=(
+        "Most rows a query over HTTP returns."))] = 100000
+
+
+class DatasetSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The dataset builder (`jobshadow dataset build`)."""
+
+    idle_gap: Annotated[Duration, Meta(description=(
+        "Without task markers, a pause this long between actions starts a new task."))] = Duration(60)
+    app_switch_min: Annotated[Duration, Meta(description=(
+        "Without task markers, switching to another application that keeps focus at least this long "
+        "starts a new task."))] = Duration(30)
+    wait_gap: Annotated[Duration, Meta(description=(
+        "A pause this long while the screen changes becomes a `wait` step."))] = Duration(3)
+    write_gap: Annotated[Duration, Meta(description=(
+        "A typing pause this long ends one `write` and starts the next."))] = Duration(5)
+    image_format: Annotated[str, Meta(pattern="^(jpeg|png)$", description=(
+        "How step frames are stored: jpeg (quality 92, ~200 KB at 1080p) or png (lossless, slower)."))] = "jpeg"
+    engine: Annotated[str, Meta(pattern="^(local|ray)$", description=(
+        "Where frames are decoded: local (this process) or ray (Ray Data; RAY_ADDRESS for a cluster)."))] = "local"
+    principal: Annotated[str, Meta(description=(
+        "Who builds datasets from the governed lake (needs read and export grants on the curated "
+        "tables for the purpose)."))] = "service:dataset-builder"
+
+
 class UploadSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The device's background uploader."""
 
@@ -177,6 +223,10 @@ class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
         default_factory=UploadSettings)
     server: Annotated[ServerSettings, Meta(description="Collector and control plane.")] = msgspec.field(
         default_factory=ServerSettings)
+    govern: Annotated[GovernSettings, Meta(description="Governed lake.")] = msgspec.field(
+        default_factory=GovernSettings)
+    datasets: Annotated[DatasetSettings, Meta(description="Dataset builder.")] = msgspec.field(
+        default_factory=DatasetSettings)
 
 
 def _parse_env_value(raw: str) -> Any:

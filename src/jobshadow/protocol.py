@@ -32,6 +32,7 @@ H_DEVICE = "x-jobshadow-device"
 H_TIMESTAMP = "x-jobshadow-timestamp"
 H_NONCE = "x-jobshadow-nonce"
 H_SIGNATURE = "x-jobshadow-signature"
+H_PRINCIPAL = "x-jobshadow-principal"  # a governance principal (person:…, service:…) signing a query
 SIGNED_HEADERS = (H_DEVICE, H_TIMESTAMP, H_NONCE, H_SIGNATURE)
 
 
@@ -49,6 +50,15 @@ def sign_request(key: Ed25519PrivateKey, device_id: str, method: str, target: st
     sig = key.sign(canonical(method, target, digest, ts, nonce, device_id))
     return {H_DEVICE: device_id, H_TIMESTAMP: str(ts), H_NONCE: nonce,
             H_SIGNATURE: base64.b64encode(sig).decode()}
+
+
+def sign_principal_request(key: Ed25519PrivateKey, principal: str, method: str, target: str, body: bytes,
+                           now: float | None = None) -> dict[str, str]:
+    """Headers that authenticate a principal's request (the signed id carries its ``kind:`` prefix,
+    so it can never be taken for a device's)."""
+    headers = sign_request(key, principal, method, target, body, now)
+    headers[H_PRINCIPAL] = headers.pop(H_DEVICE)
+    return headers
 
 
 def verify_signature(public_raw: bytes, method: str, target: str, body_sha256: str, timestamp: int,

@@ -86,9 +86,24 @@ def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
 
 
 def _register() -> None:
-    from jobshadow.cli import admin, config_cmd, consent, device, record, redact, segments, server, task
+    from jobshadow.cli import (
+        admin,
+        audit,
+        config_cmd,
+        consent,
+        device,
+        govern,
+        lake,
+        record,
+        redact,
+        segments,
+        server,
+        subject,
+        task,
+    )
 
-    for module in (record, segments, consent, redact, config_cmd, task, device, server, admin):
+    for module in (record, segments, consent, redact, config_cmd, task, device, server, admin, lake, govern, audit,
+                   subject):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from jobshadow.govern.storage import Storage
@@ -35,11 +36,28 @@ class LandingZone:
             if self._table is None:
                 cat = self.storage.catalog
                 cat.create_namespace_if_not_exists(table_def.NAMESPACE)
-                props = {"jobshadow.labels": ",".join(table_def.TABLE_LABELS), "jobshadow.zone": "landing"}
-                props.update({f"jobshadow.column-labels.{k}": v for k, v in table_def.COLUMN_LABELS.items()})
-                self._table = cat.create_table_if_not_exists(table_def.TABLE, schema=table_def.SCHEMA,
-                                                             properties=props)
+                props = {"jobshadow.labels": ",".join(sorted(table_def.TABLE_LABELS)), "jobshadow.zone": "landing",
+                         "comment": "landed segments (metadata; the segments stay sealed in the object store)"}
+                for col, label in table_def.COLUMN_LABELS.items():
+                    props[f"jobshadow.column.{col}.labels"] = label
+                    props[f"jobshadow.column.{col}.sealed"] = "false"
+                    props[f"jobshadow.column.{col}.type"] = table_def.ARROW_TYPES.get(col, "string")
+                table = cat.create_table_if_not_exists(table_def.TABLE, schema=table_def.SCHEMA, properties=props)
+                self._table = _evolve(table, props)
             return self._table
+
+    # --- the landing key and blobs (devices seal uploads to the key; only this zone opens them) ----
+    @property
+    def public_key(self) -> bytes:
+        return self.storage.landing_recipient.public_raw
+
+    def key_for(self, header: Any) -> bytes:
+        """The landing key's stream master for a sealed upload's header (SealedReader's opener)."""
+        return self.storage.landing_recipient.master_for(header)
+
+    def store_blob(self, local: Path, name: str) -> str:
+        """Keep a verified, still-sealed upload in the object store; returns its URI."""
+        return self.storage.object_store.put_file(local, name)
 
     def refresh(self) -> Any:
         """Reload the table's current metadata (another process or thread may have committed)."""
@@ -58,9 +76,18 @@ class LandingZone:
         return out
 
     def append(self, rows: list[dict[str, Any]], batch_id: str) -> None:
-        t = self.refresh()  # another process (the admin CLI) may have committed since
+        from pyiceberg.exceptions import CommitFailedException
+
         data = table_def.to_arrow([{**r, "batch_id": batch_id} for r in rows])
-        t.append(data.cast(t.schema().as_arrow()), snapshot_properties={"jobshadow.batch-id": batch_id})
+        t = self.table
+        try:
+            # The catalog applies the append to the table's *current* metadata and refuses it
+            # (CommitFailedException, nothing written) if the branch moved since ``t`` was
+            # loaded, so a table loaded before another process's commit is safe to start from.
+            t.append(data.cast(t.schema().as_arrow()), snapshot_properties={"jobshadow.batch-id": batch_id})
+        except CommitFailedException:
+            t = self.refresh()  # another process (the admin CLI) committed since
+            t.append(data.cast(t.schema().as_arrow()), snapshot_properties={"jobshadow.batch-id": batch_id})
 
     def set_quarantined(self, quarantined: bool, reason: str) -> None:
         """Mark the whole landing zone quarantined (kill switch) or not.
@@ -92,30 +119,63 @@ class LandingZone:
         return rows
 
 
+def _evolve(table: Any, props: dict[str, str]) -> Any:
+    """Bring an existing landing table up to the current definition (schema evolution).
+
+    New optional columns are added, missing label properties set; nothing is dropped or renamed.
+    """
+    have = {f.name for f in table.schema().fields}
+    missing = [f for f in table_def.SCHEMA.fields if f.name not in have]
+    if missing:
+        with table.update_schema() as update:
+            for f in missing:
+                update.add_column(f.name, f.field_type, doc=f.doc)
+    stale = {k: v for k, v in props.items() if table.properties.get(k) != v}
+    if stale:
+        with table.transaction() as tx:
+            tx.set_properties(stale)
+    return table
+
+
 class Committer:
     """Collects landed rows and commits them in micro-batches on its own thread.
 
     ``submit`` returns a future resolved once the row's batch is committed (or failed).
     ``on_batch(batch_id, rows)`` runs *before* the Iceberg append and must record the batch id
     durably: after a crash between the append and ``on_committed``, recovery looks the id up in
-    the table's snapshots instead of appending the rows a second time.
+    the table's snapshots instead of appending the rows a second time. It returns the rows to
+    append (``None``: all of them); a row it leaves out (already in the table: a retried
+    completion whose earlier commit went through) resolves as committed without a second append.
     ``on_committed(batch_id, rows)`` runs after the append, before the futures resolve, so the
-    caller records durability before acknowledging.
+    caller records durability before acknowledging; it gets every row of the batch.
+
+    A batch closes ``interval`` after its *first* row arrived (rows that queued up while the
+    previous commit ran do not wait another interval after it), or at once when ``max_rows`` are
+    waiting. One bound more: the committer is busy at most ``max_busy`` of the time. An Iceberg
+    commit costs tens of milliseconds of CPU whatever its size (more as the table's snapshot list
+    grows), so when commits get slow, under load, the next batch waits ``(1/max_busy - 1)`` times
+    the last commit's duration after it and takes in more rows: fewer, larger commits leave the
+    CPU to the uploads; a lone segment still waits about ``interval``.
     """
 
     def __init__(self, zone: LandingZone, interval: float,
                  on_committed: Callable[[str, list[dict[str, Any]]], None],
-                 on_batch: Callable[[str, list[dict[str, Any]]], None]) -> None:
+                 on_batch: Callable[[str, list[dict[str, Any]]], list[dict[str, Any]] | None],
+                 max_rows: int = 2000, max_busy: float = 0.25) -> None:
         self.zone = zone
         self.interval = interval
+        self.max_rows = max_rows
+        self.max_busy = max_busy
+        self._not_before = 0.0  # monotonic time before which no batch closes (the busy bound)
         self.on_committed = on_committed
         self.on_batch = on_batch
-        self._pending: list[tuple[dict[str, Any], concurrent.futures.Future[str]]] = []
+        self._pending: list[tuple[dict[str, Any], concurrent.futures.Future[str], float]] = []
         self._cv = threading.Condition()
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="landing-committer", daemon=True)
         self.commits = 0
         self.rows = 0
+        self.busy_s = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -129,59 +189,77 @@ class Committer:
     def submit(self, row: dict[str, Any]) -> concurrent.futures.Future[str]:
         fut: concurrent.futures.Future[str] = concurrent.futures.Future()
         with self._cv:
-            self._pending.append((row, fut))
-            self._cv.notify()
+            self._pending.append((row, fut, time.monotonic()))
+            if len(self._pending) == 1 or len(self._pending) >= self.max_rows:
+                self._cv.notify()
         return fut
 
     def commit_now(self, rows: list[dict[str, Any]], batch_id: str | None = None) -> str:
         """Commit synchronously (recovery at start-up); idempotent by batch id."""
         if batch_id is None:
             batch_id = uuid.uuid4().hex
-            self.on_batch(batch_id, rows)
-        if batch_id not in self.zone.committed_batches():
-            self.zone.append(rows, batch_id)
+            to_append = self.on_batch(batch_id, rows)
+            rows_to_append = rows if to_append is None else to_append
+        else:
+            rows_to_append = rows
+        if rows_to_append and batch_id not in self.zone.committed_batches():
+            self.zone.append(rows_to_append, batch_id)
         self.on_committed(batch_id, rows)
         return batch_id
 
-    def _run(self) -> None:
-        while True:
-            with self._cv:
-                while not self._pending and not self._stop:
+    def _next_batch(self) -> list[tuple[dict[str, Any], concurrent.futures.Future[str], float]] | None:
+        """Wait for a batch to close; None once stopped with nothing pending."""
+        with self._cv:
+            while True:
+                if not self._pending:
+                    if self._stop:
+                        return None
                     self._cv.wait()
-                if self._stop and not self._pending:
-                    return
-            time.sleep(self.interval)  # let concurrent completions join this batch
-            with self._cv:
-                batch, self._pending = self._pending, []
-            rows = [r for r, _ in batch]
-            batch_id = uuid.uuid4().hex
-            try:
-                self.on_batch(batch_id, rows)
-            except Exception:
-                log.exception("could not record the landing batch; failing it")
-                for _, fut in batch:
-                    fut.set_exception(RuntimeError("landing commit failed"))
-                continue
-            for attempt in range(5):
-                try:
-                    self.zone.append(rows, batch_id)
-                    self.on_committed(batch_id, rows)
-                except Exception as exc:  # thread boundary: the catalog or the disk failed
-                    log.warning("landing commit failed (attempt %d): %s", attempt + 1, type(exc).__name__)
-                    time.sleep(0.2 * (attempt + 1))
-                    try:
-                        if batch_id in self.zone.committed_batches():
-                            self.on_committed(batch_id, rows)
-                            break
-                    except Exception:
-                        log.debug("could not check committed batches", exc_info=True)
                     continue
-                break
-            else:
-                for _, fut in batch:
-                    fut.set_exception(RuntimeError("landing commit failed"))
+                due = max(self._pending[0][2] + self.interval, self._not_before) - time.monotonic()
+                if due <= 0 or self._stop or len(self._pending) >= self.max_rows:
+                    batch, self._pending = self._pending[:self.max_rows], self._pending[self.max_rows:]
+                    return batch
+                self._cv.wait(due)
+
+    def _run(self) -> None:
+        while (batch := self._next_batch()) is not None:
+            started = time.monotonic()
+            self._commit(batch)
+            ended = time.monotonic()
+            self.busy_s += ended - started
+            self._not_before = ended + (ended - started) * (1.0 / self.max_busy - 1.0)
+
+    def _commit(self, batch: list[tuple[dict[str, Any], concurrent.futures.Future[str], float]]) -> None:
+        rows = [r for r, _, _ in batch]
+        batch_id = uuid.uuid4().hex
+        try:
+            chosen = self.on_batch(batch_id, rows)
+        except Exception:
+            log.exception("could not record the landing batch; failing it")
+            for _, fut, _ in batch:
+                fut.set_exception(RuntimeError("landing commit failed"))
+            return
+        to_append = rows if chosen is None else chosen
+        appended = not to_append
+        for attempt in range(5):
+            try:
+                # After a failed attempt the append may have gone through all the same (the
+                # catalog committed, then the answer was lost): look before appending again.
+                if not appended and (attempt == 0 or batch_id not in self.zone.committed_batches()):
+                    self.zone.append(to_append, batch_id)
+                appended = True
+                self.on_committed(batch_id, rows)
+            except Exception as exc:  # thread boundary: the catalog or the disk failed
+                log.warning("landing commit failed (attempt %d): %s", attempt + 1, type(exc).__name__)
+                time.sleep(0.2 * (attempt + 1))
                 continue
-            self.commits += 1
-            self.rows += len(rows)
-            for _, fut in batch:
-                fut.set_result(batch_id)
+            break
+        else:
+            for _, fut, _ in batch:
+                fut.set_exception(RuntimeError("landing commit failed"))
+            return
+        self.commits += 1 if to_append else 0
+        self.rows += len(to_append)
+        for _, fut, _ in batch:
+            fut.set_result(batch_id)

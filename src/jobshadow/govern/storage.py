@@ -13,7 +13,7 @@ import os
 import threading
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fsspec
 
@@ -21,6 +21,34 @@ from jobshadow.config import Settings
 from jobshadow.crypto.recipients import Recipient
 from jobshadow.errors import StateError
 from jobshadow.home import write_private
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+
+def sql_engine(url: str, metadata: Any) -> Engine:
+    """A SQLAlchemy engine with the tables of ``metadata`` created.
+
+    SQLite runs in WAL mode with full fsync, foreign keys and a busy timeout, because the admin CLI
+    writes while the server reads; any other URL (PostgreSQL) is used as given.
+    """
+    from sqlalchemy import create_engine, event
+
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    engine: Engine = create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+    metadata.create_all(engine)
+    return engine
 
 
 class ServerPaths:
@@ -60,6 +88,10 @@ class ServerPaths:
     def audit_db(self) -> Path:
         return self.root / "audit.db"
 
+    @property
+    def keys_db(self) -> Path:
+        return self.root / "keys" / "subjects.db"
+
 
 class Storage:
     """Opens things lazily and once; thread-safe."""
@@ -91,6 +123,11 @@ class Storage:
         url = self.settings.server.object_store_url or self.paths.objects.as_uri()
         return ObjectStore(url)
 
+    def filesystem(self, url: str) -> tuple[Any, str]:
+        """(fsspec filesystem, path) for a warehouse or object-store URL."""
+        fs, path = fsspec.core.url_to_fs(url)
+        return fs, str(path)
+
     # --- keys ---------------------------------------------------------------------------------------
     @cached_property
     def landing_recipient(self) -> Recipient:
@@ -107,6 +144,30 @@ class Storage:
     @property
     def audit_key_path(self) -> Path:
         return self.paths.keys / "audit-signing.pem"
+
+    @property
+    def audit_heads_dir(self) -> Path:
+        configured = self.settings.govern.audit_heads_dir
+        path = Path(configured) if configured else self.paths.root / "audit-heads"
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return path
+
+    @property
+    def kek_path(self) -> Path:
+        configured = self.settings.govern.kek_file
+        return Path(configured) if configured else self.paths.keys / "kek.key"
+
+    @cached_property
+    def pseudonym_key(self) -> bytes:
+        """The secret that turns a person id into their pseudonymous subject id (HMAC)."""
+        path = self.paths.keys / "pseudonym.key"
+        with self._lock:
+            if not path.exists():
+                write_private(path, os.urandom(32))
+            raw = _read_private(path)
+        if len(raw) != 32:
+            raise StateError(f"{path} is damaged")
+        return raw
 
 
 class ObjectStore:
@@ -146,6 +207,19 @@ class ObjectStore:
 
     def open(self, name: str) -> Any:
         return self.fs.open(f"{self.root}/{name}", "rb")
+
+    def name_of(self, uri: str) -> str:
+        """The blob name inside this store for a URI it returned.
+
+        Names start with their zone folder (``landing/``, ``curated/``), so a store that moved
+        (a restored backup, a new bucket) still resolves URIs recorded before the move.
+        """
+        if uri.startswith(self.url + "/"):
+            return uri[len(self.url) + 1:]
+        for zone in ("/landing/", "/curated/", "/datasets/"):
+            if zone in uri:
+                return zone[1:] + uri.rsplit(zone, 1)[1]
+        raise StateError(f"{uri!r} is not a blob of this object store")
 
     def exists(self, name: str) -> bool:
         return bool(self.fs.exists(f"{self.root}/{name}"))

@@ -12,9 +12,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import random
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, TypeVar
 
 import anyio.to_thread
 import msgspec
@@ -23,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobshadow.config import Settings
@@ -34,7 +35,12 @@ from jobshadow.protocol import API
 
 log = logging.getLogger("jobshadow.ingest.access")
 
+T = TypeVar("T")
 JSON_LIMIT = 64 * 1024
+# Worker threads for blocking work (database, verification, disk). More than the cores can use
+# only adds GIL hand-offs and context switches; enough are needed to overlap the waits (a group
+# commit's fsync, a blob's fsync). Requests beyond this queue on the event loop, not in threads.
+WORKER_THREADS = 16
 
 
 class Metrics:
@@ -48,6 +54,8 @@ class Metrics:
         self.landed = Counter("jobshadow_segments_landed_total", "segments landed", registry=self.registry)
         self.rejected = Counter("jobshadow_rejections_total", "requests refused", ["code"], registry=self.registry)
         self.config_version = Gauge("jobshadow_config_version", "control-plane version", registry=self.registry)
+        self.in_flight = Gauge("jobshadow_requests_in_flight", "requests being handled (long polls included)",
+                               registry=self.registry)
 
 
 def error(status: int, code: str, message: str, retry_after: float | None = None) -> JSONResponse:
@@ -128,19 +136,35 @@ def decode(body: bytes, typ: type[Any]) -> Any:
         raise RequestRejected(400, "invalid_json", "body is not valid JSON") from None
 
 
-def create_app(settings: Settings, service: CollectorService | None = None) -> Starlette:
+def create_app(settings: Settings, service: CollectorService | None = None, *,
+               max_in_flight: int | None = None, extra_routes: Sequence[BaseRoute] = (),
+               on_shutdown: Sequence[Callable[[], None]] = ()) -> Starlette:
+    """The collector app; ``max_in_flight`` caps requests held at once (held long polls included).
+
+    ``extra_routes`` are served beside the collector's (the server mounts the governed query API
+    there); ``on_shutdown`` callables run in a worker thread when the app stops.
+    """
     svc = service or CollectorService(settings, committer=True)
     metrics = Metrics()
     watch = ConfigWatch(svc, metrics)
     max_chunk = settings.server.max_chunk_bytes
 
-    async def authed(request: Request, limit: int) -> tuple[Device, bytes]:
+    async def signed(request: Request, limit: int, work: Callable[[Device, bytes], T]) -> T:
+        """Read the body, then authenticate and run ``work`` in one trip to a worker thread.
+
+        Hashing the body and checking the signature happen off the event loop, and each request
+        costs one thread hand-off, not two.
+        """
         body = await read_body(request, limit)
-        digest = hashlib.sha256(body).hexdigest()
+        method, target = request.method, target_of(request)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        device = await anyio.to_thread.run_sync(svc.authenticate, request.method, target_of(request), digest, headers)
-        request.state.device_id = device.id
-        return device, body
+
+        def run() -> T:
+            device = svc.authenticate(method, target, hashlib.sha256(body).hexdigest(), headers)
+            request.state.device_id = device.id
+            return work(device, body)
+
+        return await anyio.to_thread.run_sync(run)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True})
@@ -158,7 +182,8 @@ def create_app(settings: Settings, service: CollectorService | None = None) -> S
         return JSONResponse(out, status_code=201)
 
     async def device_config(request: Request) -> Response:
-        device, _ = await authed(request, JSON_LIMIT)
+        device, current = await signed(request, JSON_LIMIT, lambda d, _: (d, svc.device_config(d)))
+        cfg: dict[str, Any] | None = current
         try:
             wait = float(request.query_params.get("wait", "0"))
         except ValueError:
@@ -167,45 +192,54 @@ def create_app(settings: Settings, service: CollectorService | None = None) -> S
         known = request.headers.get("if-none-match", "").strip('"')
         deadline = time.monotonic() + wait
         while True:
-            cfg = await anyio.to_thread.run_sync(svc.device_config, device)
+            if cfg is None:
+                cfg = await anyio.to_thread.run_sync(svc.device_config, device)
             if cfg["etag"] != known:
                 return JSONResponse(cfg, headers={"ETag": f'"{cfg["etag"]}"'})
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not await watch.wait(remaining):
                 return Response(status_code=304, headers={"ETag": f'"{cfg["etag"]}"'})
+            cfg = None
 
     async def device_consent(request: Request) -> Response:
-        device, body = await authed(request, JSON_LIMIT)
-        req = decode(body, schemas.ConsentRequest)
-        await anyio.to_thread.run_sync(svc.set_consent, device.person_id, req.state, "device")
-        return JSONResponse({"ok": True, "state": req.state})
+        def work(device: Device, body: bytes) -> str:
+            req = decode(body, schemas.ConsentRequest)
+            svc.set_consent(device.person_id, req.state, "device")
+            return str(req.state)
+
+        state = await signed(request, JSON_LIMIT, work)
+        return JSONResponse({"ok": True, "state": state})
 
     async def begin_upload(request: Request) -> Response:
-        device, body = await authed(request, JSON_LIMIT)
-        req = decode(body, schemas.BeginUploadRequest)
-        out = await anyio.to_thread.run_sync(svc.begin_upload, device, req.content_hash, req.payload_sha256,
-                                             req.size, req.segment_id)
+        def work(device: Device, body: bytes) -> dict[str, Any]:
+            req = decode(body, schemas.BeginUploadRequest)
+            return svc.begin_upload(device, req.content_hash, req.payload_sha256, req.size, req.segment_id)
+
+        out = await signed(request, JSON_LIMIT, work)
         return JSONResponse(out, status_code=201 if out["state"] == "open" and out["received"] == 0 else 200)
 
     async def upload(request: Request) -> Response:
         upload_id = request.path_params["upload_id"]
         if request.method == "GET":
-            device, _ = await authed(request, JSON_LIMIT)
-            return JSONResponse(await anyio.to_thread.run_sync(svc.upload_status, device, upload_id))
-        device, body = await authed(request, max_chunk)
-        try:
-            offset = int(request.query_params["offset"])
-        except (KeyError, ValueError):
-            raise RequestRejected(400, "invalid_offset", "offset query parameter (an integer) is required") from None
-        if offset < 0:
-            raise RequestRejected(400, "invalid_offset", "offset cannot be negative")
-        out = await anyio.to_thread.run_sync(svc.put_chunk, device, upload_id, offset, body)
-        metrics.bytes_in.inc(len(body))
-        return JSONResponse(out)
+            return JSONResponse(await signed(request, JSON_LIMIT, lambda d, _: svc.upload_status(d, upload_id)))
+
+        def put(device: Device, body: bytes) -> dict[str, Any]:
+            try:
+                offset = int(request.query_params["offset"])
+            except (KeyError, ValueError):
+                raise RequestRejected(400, "invalid_offset",
+                                      "offset query parameter (an integer) is required") from None
+            if offset < 0:
+                raise RequestRejected(400, "invalid_offset", "offset cannot be negative")
+            out = svc.put_chunk(device, upload_id, offset, body)
+            metrics.bytes_in.inc(len(body))
+            return out
+
+        return JSONResponse(await signed(request, max_chunk, put))
 
     async def complete(request: Request) -> Response:
-        device, _ = await authed(request, JSON_LIMIT)
-        result = await anyio.to_thread.run_sync(svc.complete_upload, device, request.path_params["upload_id"])
+        upload_id = request.path_params["upload_id"]
+        result = await signed(request, JSON_LIMIT, lambda d, _: svc.complete_upload(d, upload_id))
         if not isinstance(result, dict):
             try:
                 result = await asyncio.wait_for(asyncio.wrap_future(result), timeout=60)
@@ -225,6 +259,7 @@ def create_app(settings: Settings, service: CollectorService | None = None) -> S
         Route(f"{API}/uploads", begin_upload, methods=["POST"]),
         Route(f"{API}/uploads/{{upload_id}}", upload, methods=["GET", "PUT"]),
         Route(f"{API}/uploads/{{upload_id}}/complete", complete, methods=["POST"]),
+        *extra_routes,
     ]
 
     async def on_rejected(request: Request, exc: Exception) -> Response:
@@ -244,18 +279,23 @@ def create_app(settings: Settings, service: CollectorService | None = None) -> S
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         tasks = [asyncio.create_task(watch.run()), asyncio.create_task(_prune(svc))]
         try:
             yield
         finally:
             for t in tasks:
                 t.cancel()
+            for close in on_shutdown:
+                await anyio.to_thread.run_sync(close)
             if service is None:
                 await anyio.to_thread.run_sync(svc.close)
 
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={RequestRejected: on_rejected, HTTPException: on_http, Exception: on_crash})
-    app.add_middleware(AccessLog, metrics=metrics)
+    if max_in_flight is not None:
+        app.add_middleware(Admission, limit=max_in_flight, metrics=metrics)
+    app.add_middleware(AccessLog, metrics=metrics)  # outermost: refusals are logged too
     app.state.service = svc
     app.state.metrics = metrics
 
@@ -293,6 +333,53 @@ class AccessLog:
             log.info("request", extra={"fields": {
                 "method": scope.get("method"), "route": name, "status": status[0],
                 "ms": round(elapsed * 1000, 1), "device": state.get("device_id")}})
+
+
+class Admission:
+    """Pure ASGI middleware: at most ``limit`` requests in flight; beyond, an explicit refusal.
+
+    A refused request gets ``503 {"error": {"code": "overloaded"}}`` with ``Retry-After`` (the
+    device's client backs off and retries), is counted in ``jobshadow_rejections_total`` and logged
+    (at most one warning per ``log_every`` seconds). The limit comes from the process's file
+    descriptors (``jobshadow server start``); without it, uvicorn's own limit would answer with a
+    bare text 503, and past the descriptors ``accept`` would fail outright.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, metrics: Metrics, retry_after: float = 10.0,
+                 log_every: float = 10.0) -> None:
+        self.app = app
+        self.limit = limit
+        self.metrics = metrics
+        self.retry_after = retry_after
+        self.log_every = log_every
+        self.in_flight = 0
+        self.refused = 0
+        self._logged_at = -float("inf")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            self.refused += 1
+            self.metrics.rejected.labels("overloaded").inc()
+            now = time.monotonic()
+            if now - self._logged_at >= self.log_every:
+                self._logged_at = now
+                log.warning("refusing requests: %d in flight (limit %d); %d refused so far", self.in_flight,
+                            self.limit, self.refused)
+            # Jitter spreads the retries of a crowd refused at the same moment.
+            retry = self.retry_after * random.uniform(1.0, 2.0)
+            await error(503, "overloaded", f"the collector is holding {self.limit} requests; retry later",
+                        retry_after=retry)(scope, receive, send)
+            return
+        self.in_flight += 1
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+            self.metrics.in_flight.dec()
 
 
 async def _prune(svc: CollectorService) -> None:

@@ -27,6 +27,15 @@ from sqlalchemy import (
     event,
 )
 
+from jobshadow.govern.storage import sql_engine
+
+# Connections the collector keeps open: one per AnyIO worker thread (the limiter, see ingest.app)
+# plus the group-commit writer, the landing committer, the config watch and the pruner. With
+# fewer, request threads queue for a connection and connections above ``pool_size`` are closed
+# on return and reopened (with their PRAGMAs) on the next checkout.
+POOL_SIZE = 48
+POOL_OVERFLOW = 16
+
 metadata = MetaData()
 
 people = Table(
@@ -138,19 +147,26 @@ landed = Table(
 )
 
 
-def make_engine(url: str) -> Engine:
-    kwargs: dict[str, Any] = {"future": True}
-    if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
-    engine = create_engine(url, **kwargs)
-    if url.startswith("sqlite"):
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
+def make_engine(url: str, pool_size: int = POOL_SIZE) -> Engine:
+    """The control-plane engine, with the tables created.
+
+    SQLite gets the same settings as every other jobshadow database (``govern.storage.sql_engine``:
+    WAL, ``synchronous=FULL``, foreign keys, busy timeout) but a pool sized for the collector's
+    worker threads; connections are opened lazily, so a short-lived admin command opens one.
+    """
+    if not url.startswith("sqlite:///") or ":memory:" in url:
+        return sql_engine(url, metadata)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=POOL_OVERFLOW, pool_timeout=60,
+                           connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
     metadata.create_all(engine)
     return engine

@@ -17,7 +17,7 @@ Guarantees kept here:
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -43,9 +43,11 @@ from sqlalchemy.exc import IntegrityError
 from jobshadow.config import Settings
 from jobshadow.crypto.sealed import SealedReader
 from jobshadow.errors import JobshadowError, RequestRejected
+from jobshadow.govern.consent import ConsentMirror
 from jobshadow.govern.landing import Committer, LandingZone
 from jobshadow.govern.storage import Storage
 from jobshadow.ingest import db
+from jobshadow.ingest.writer import GroupCommit, insert_new
 from jobshadow.protocol import H_DEVICE, H_NONCE, H_SIGNATURE, H_TIMESTAMP, STREAMS, verify_signature
 from jobshadow.segment.format import META_END, META_SEGMENT
 from jobshadow.segment.writer import decode_metadata
@@ -129,6 +131,9 @@ class CollectorService:
         self.settings = settings
         self.storage = storage or Storage(settings)
         self.engine = db.make_engine(self.storage.database_url)
+        # Writes on the request path (nonces, activity times, uploads, landed rows) share one
+        # transaction per round on one thread (see ingest.writer).
+        self.writes = GroupCommit(self.engine)
         self.landing = LandingZone(self.storage)
         self._committer: Committer | None = None
         self._upload_locks: dict[str, threading.Lock] = {}
@@ -151,9 +156,16 @@ class CollectorService:
             self.recover()
             self._committer.start()
 
+    @functools.cached_property
+    def consent_mirror(self) -> ConsentMirror:
+        return ConsentMirror(self.storage)
+
     def close(self) -> None:
+        if "consent_mirror" in self.__dict__:
+            self.consent_mirror.close()
         if self._committer is not None:
             self._committer.stop()
+        self.writes.stop()
         with self._audit_lock:
             if self._audit is not None:
                 self._audit.close()
@@ -166,6 +178,7 @@ class CollectorService:
               detail: dict[str, str | int] | None = None) -> None:
         """Append an administrative action to the tamper-evident audit log (and publish a head)."""
         from jobshadow.govern.audit import AuditLog, AuditRecord, load_or_create_signing_key
+        from jobshadow.govern.heads import publish
 
         with self._audit_lock:
             if self._audit is None:
@@ -174,7 +187,7 @@ class CollectorService:
             self._audit.append(AuditRecord.create(principal=principal or "unknown", action=action, resource=resource,
                                                   purpose="programme_administration", decision=decision,
                                                   reason=reason, detail=detail or {}))
-            self._audit.publish_head()
+            publish(self._audit, self.storage.audit_heads_dir)
 
     # --- people and enrolment ----------------------------------------------------------------------
     def _person_id(self, c: Any, email: str, create: bool) -> str:
@@ -189,6 +202,11 @@ class CollectorService:
         pid = secrets.token_hex(8)
         c.execute(insert(db.people).values(id=pid, email=email, consent_state="unknown", created_at=now()))
         return pid
+
+    def person_id_of(self, email: str) -> str:
+        """The person id of an enrolled e-mail address; ``RequestRejected`` (404) if unknown."""
+        with self.engine.connect() as c:
+            return self._person_id(c, email, create=False)
 
     def create_enroll_code(self, email: str, by: str = "admin") -> tuple[str, float]:
         """A one-time code bound to a person; only its hash is stored."""
@@ -228,7 +246,7 @@ class CollectorService:
                 raise RequestRejected(403, "code_used", "this enrolment code was already used")
             email: str = c.execute(select(db.people.c.email).where(db.people.c.id == row.person_id)).scalar_one()
         return {"device_id": device_id, "person_id": row.person_id, "person": email,
-                "landing_public_key": self.storage.landing_recipient.public_raw.hex(),
+                "landing_public_key": self.landing.public_key.hex(),
                 "server_time": now()}
 
     def revoke_device(self, device_id: str, by: str = "admin") -> None:
@@ -263,25 +281,31 @@ class CollectorService:
         skew = float(self.settings.server.clock_skew)
         if abs(now() - ts) > skew:
             raise RequestRejected(401, "stale_request", f"request timestamp outside the {skew:.0f} s window")
-        with self.engine.begin() as c:
+        with self.engine.connect() as c:
             row = c.execute(select(db.devices).where(db.devices.c.id == device_id)).first()
-            if row is None:
-                raise RequestRejected(401, "unknown_device", "unknown device")
-            if not verify_signature(bytes(row.public_key), method, target, body_sha256, ts, nonce, device_id, sig):
-                raise RequestRejected(401, "bad_signature", "signature does not verify")
-            if row.revoked_at is not None:
-                raise RequestRejected(403, "device_revoked", "this device has been revoked")
-            try:
-                c.execute(insert(db.nonces).values(device_id=device_id, nonce=nonce, seen_at=now()))
-            except IntegrityError:
-                raise RequestRejected(401, "replayed_request", "this request was already received") from None
-            c.execute(update(db.devices).where(db.devices.c.id == device_id).values(last_seen=now()))
+        if row is None:
+            raise RequestRejected(401, "unknown_device", "unknown device")
+        if not verify_signature(bytes(row.public_key), method, target, body_sha256, ts, nonce, device_id, sig):
+            raise RequestRejected(401, "bad_signature", "signature does not verify")
+        if row.revoked_at is not None:
+            raise RequestRejected(403, "device_revoked", "this device has been revoked")
+        # The nonce is durable before the request has any effect (the group commit answers after
+        # its transaction committed), so a replay is refused even after a crash and restart; the
+        # unique key decides between two concurrent uses of one nonce.
+        seen = now()
+        if not self.writes.call(functools.partial(_claim_nonce, device_id, nonce, seen)):
+            raise RequestRejected(401, "replayed_request", "this request was already received")
+        self.writes.touch(db.devices, db.devices.c.id, db.devices.c.last_seen, device_id, seen)
         return Device(row.id, row.person_id, bytes(row.public_key), row.revoked_at is not None)
 
     def prune_nonces(self) -> int:
+        """Forget nonces older than twice the replay window (a request that old is refused as stale)."""
         horizon = now() - 2 * float(self.settings.server.clock_skew)
-        with self.engine.begin() as c:
+
+        def prune(c: Any) -> int:
             return int(c.execute(delete(db.nonces).where(db.nonces.c.seen_at < horizon)).rowcount or 0)
+
+        return self.writes.call(prune)
 
     # --- control plane ------------------------------------------------------------------------------
     def _bump(self, c: Any) -> None:
@@ -459,6 +483,8 @@ class CollectorService:
             if res.rowcount == 0:
                 raise RequestRejected(404, "unknown_person", "no such person")
             self._bump(c)
+        # Governance drops a withdrawn person's rows from training reads at once.
+        self.consent_mirror.record(pid, state)
         self.audit(by or f"person:{pid}", f"consent.{state}", f"person:{pid}", detail={"source": source})
 
     def device_config(self, device: Device) -> dict[str, Any]:
@@ -479,11 +505,13 @@ class CollectorService:
 
     # --- uploads ----------------------------------------------------------------------------------------
     def _upload_allowed(self, c: Any, device: Device) -> None:
-        prog = c.execute(select(db.programme.c.state)).scalar_one()
+        # One read for both (this runs for every chunk): the kill switch, then the person's consent.
+        prog, consent = c.execute(select(
+            select(db.programme.c.state).where(db.programme.c.id == 1).scalar_subquery(),
+            select(db.people.c.consent_state).where(db.people.c.id == device.person_id).scalar_subquery())).one()
         if prog != "running":
             raise RequestRejected(503, "programme_paused", "the programme is paused; uploads resume with it",
                                   retry_after=30)
-        consent = c.execute(select(db.people.c.consent_state).where(db.people.c.id == device.person_id)).scalar_one()
         if consent == "withdrawn":
             raise RequestRejected(403, "consent_withdrawn", "this person withdrew consent; nothing is accepted")
 
@@ -501,7 +529,7 @@ class CollectorService:
                                   f"segment larger than {self.settings.server.max_segment_bytes} bytes")
         if not isinstance(segment_id, str) or not re.fullmatch(r"[0-9A-Za-z_.-]{1,64}", segment_id):
             raise RequestRejected(400, "invalid_segment_id", "malformed segment id")
-        with self.engine.begin() as c:
+        with self.engine.connect() as c:
             self._upload_allowed(c, device)
             done = c.execute(select(db.landed.c.upload_id, db.landed.c.committed)
                              .where(db.landed.c.content_hash == content_hash)).first()
@@ -510,14 +538,15 @@ class CollectorService:
             row = c.execute(select(db.uploads).where(
                 db.uploads.c.device_id == device.id, db.uploads.c.payload_sha256 == payload_sha256,
                 db.uploads.c.state == "open")).first()
-            if row is not None:
-                if row.size != size or row.content_hash != content_hash:
-                    raise RequestRejected(409, "upload_conflict", "an open upload of this payload disagrees on size")
-                return {"upload_id": row.id, "state": "open", "received": self._received(row.id)}
-            upload_id = secrets.token_hex(16)
-            c.execute(insert(db.uploads).values(
-                id=upload_id, device_id=device.id, content_hash=content_hash, payload_sha256=payload_sha256,
-                size=size, segment_id=segment_id, state="open", created_at=now(), updated_at=now()))
+        if row is not None:
+            if row.size != size or row.content_hash != content_hash:
+                raise RequestRejected(409, "upload_conflict", "an open upload of this payload disagrees on size")
+            return {"upload_id": row.id, "state": "open", "received": self._received(row.id)}
+        upload_id = secrets.token_hex(16)
+        t = now()
+        values = dict(id=upload_id, device_id=device.id, content_hash=content_hash, payload_sha256=payload_sha256,
+                      size=size, segment_id=segment_id, state="open", created_at=t, updated_at=t)
+        self.writes.call(functools.partial(_insert, db.uploads, values))
         self._staging(upload_id).touch(mode=0o600)
         return {"upload_id": upload_id, "state": "open", "received": 0}
 
@@ -551,7 +580,7 @@ class CollectorService:
                 "reason": row.reason or None}
 
     def put_chunk(self, device: Device, upload_id: str, offset: int, data: bytes) -> dict[str, Any]:
-        with self.engine.begin() as c:
+        with self.engine.connect() as c:
             self._upload_allowed(c, device)
             row = self._open_upload(c, device, upload_id)
         if row.state == "landed":
@@ -571,8 +600,8 @@ class CollectorService:
             with path.open("ab") as fh:
                 fh.write(data)
             received += len(data)
-        with self.engine.begin() as c:
-            c.execute(update(db.uploads).where(db.uploads.c.id == upload_id).values(updated_at=now()))
+        # Only ``expire_uploads`` (days) reads this: written with the next group commit, unawaited.
+        self.writes.touch(db.uploads, db.uploads.c.id, db.uploads.c.updated_at, upload_id, now())
         return {"upload_id": upload_id, "state": "open", "received": received}
 
     def complete_upload(
@@ -583,48 +612,48 @@ class CollectorService:
         Completions of one upload are serialised (a client retrying after a dropped connection
         must not verify and store the same bytes twice in parallel).
         """
-        with self.engine.begin() as c:
+        with self.engine.connect() as c:
             self._upload_allowed(c, device)
             row = self._open_upload(c, device, upload_id)
-        with self._upload_lock(upload_id):
-            with self.engine.connect() as c:
-                row = self._open_upload(c, device, upload_id)
-                landed = c.execute(select(db.landed).where(db.landed.c.content_hash == row.content_hash)).first()
-            if landed is not None:
-                if landed.committed:
-                    self._finish_staging(upload_id, row)
-                    return {"upload_id": upload_id, "state": "landed", "content_hash": row.content_hash}
-                return self._await_commit(landed.content_hash, json.loads(landed.row), upload_id, row)
-            if row.state == "rejected":
-                raise RequestRejected(422, "upload_rejected", row.reason or "upload was rejected")
-            path = self._staging(upload_id)
-            received = path.stat().st_size if path.exists() else 0
-            if received != row.size:
-                raise RequestRejected(409, "incomplete", f"received {received} of {row.size} bytes")
-            try:
-                info = self._verify(path, row)
-            except RequestRejected as exc:
-                with self.engine.begin() as c:
-                    c.execute(update(db.uploads).where(db.uploads.c.id == upload_id).values(
-                        state="rejected", reason=str(exc)[:500], updated_at=now()))
-                path.unlink(missing_ok=True)
-                raise
-            blob_name = f"landing/{datetime.now(UTC):%Y/%m/%d}/{upload_id}.sealed"
-            blob_uri = self.storage.object_store.put_file(path, blob_name)
-            landed_row = {
-                "content_hash": row.content_hash, "payload_sha256": row.payload_sha256, "device_id": device.id,
-                "person_id": device.person_id, "segment_id": row.segment_id, "session_id": info.get("session_id"),
-                "blob_uri": blob_uri, "size_bytes": row.size, "landed_at": datetime.now(UTC).isoformat(),
-                "started_at": info.get("started"), "ended_at": info.get("ended"),
-                "schema_version": info["schema_version"], "quarantined": False,
-            }
-            # A duplicate key means another upload of the same content won the race; its commit is
-            # awaited below like ours would be.
-            with contextlib.suppress(IntegrityError), self.engine.begin() as c:
-                c.execute(insert(db.landed).values(content_hash=row.content_hash, upload_id=upload_id,
-                                                   device_id=device.id, person_id=device.person_id,
-                                                   blob_name=blob_name, row=json.dumps(landed_row),
-                                                   committed=False, landed_at=now()))
+        with self._upload_lock(upload_id), self.engine.connect() as c:
+            row = self._open_upload(c, device, upload_id)
+            landed = c.execute(select(db.landed).where(db.landed.c.content_hash == row.content_hash)).first()
+        if landed is not None:
+            if landed.committed:
+                self._finish_staging(upload_id, row)
+                return {"upload_id": upload_id, "state": "landed", "content_hash": row.content_hash}
+            return self._await_commit(landed.content_hash, json.loads(landed.row), upload_id, row)
+        if row.state == "rejected":
+            raise RequestRejected(422, "upload_rejected", row.reason or "upload was rejected")
+        path = self._staging(upload_id)
+        received = path.stat().st_size if path.exists() else 0
+        if received != row.size:
+            raise RequestRejected(409, "incomplete", f"received {received} of {row.size} bytes")
+        try:
+            info = self._verify(path, row)
+        except RequestRejected as exc:
+            self.writes.call(functools.partial(_update_upload, upload_id, state="rejected",
+                                               reason=str(exc)[:500], updated_at=now()))
+            path.unlink(missing_ok=True)
+            raise
+        blob_name = f"landing/{datetime.now(UTC):%Y/%m/%d}/{upload_id}.sealed"
+        blob_uri = self.landing.store_blob(path, blob_name)
+        scope = self.active_scope() or {}
+        landed_row = {
+            "content_hash": row.content_hash, "payload_sha256": row.payload_sha256, "device_id": device.id,
+            "person_id": device.person_id, "segment_id": row.segment_id, "session_id": info.get("session_id"),
+            "blob_uri": blob_uri, "size_bytes": row.size, "landed_at": datetime.now(UTC).isoformat(),
+            "started_at": info.get("started"), "ended_at": info.get("ended"),
+            "schema_version": info["schema_version"], "quarantined": False,
+            "scope_name": scope.get("name"), "scope_version": scope.get("version"),
+            "purposes": json.dumps(scope.get("purposes", [])), "retention_days": scope.get("retention_days"),
+        }
+        # A duplicate key means another upload of the same content won the race; its commit is
+        # awaited below like ours would be (the committer appends the row recorded here).
+        landed_values = dict(content_hash=row.content_hash, upload_id=upload_id, device_id=device.id,
+                             person_id=device.person_id, blob_name=blob_name, row=json.dumps(landed_row),
+                             committed=False, landed_at=now())
+        self.writes.call(functools.partial(_insert_new, db.landed, ("content_hash",), landed_values))
         return self._await_commit(row.content_hash, landed_row, upload_id, row)
 
     def _await_commit(self, content_hash: str, landed_row: dict[str, Any], upload_id: str,
@@ -632,29 +661,28 @@ class CollectorService:
         out: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
         if self._committer is None:
             self._commit_rows([landed_row])
-            self._finish_staging(upload_id, row)
             out.set_result({"upload_id": upload_id, "state": "landed", "content_hash": content_hash})
             return out
+        # Concurrent or retried completions of one content share one submission. Exactly-once does
+        # not rest on this map: the committer's ``_mark_batch`` leaves out rows already committed
+        # (so no database read is needed here, and no lock is held across one).
         with self._inflight_lock:
             fut = self._inflight.get(content_hash)
+            submitted = fut is None
             if fut is None:
-                with self.engine.connect() as c:
-                    committed = c.execute(select(db.landed.c.committed)
-                                          .where(db.landed.c.content_hash == content_hash)).scalar()
-                if committed:
-                    self._finish_staging(upload_id, row)
-                    out.set_result({"upload_id": upload_id, "state": "landed", "content_hash": content_hash})
-                    return out
-                fut = self._committer.submit(_row_for_table(landed_row))
-                self._inflight[content_hash] = fut
-                fut.add_done_callback(lambda _f: self._forget_inflight(content_hash))
+                fut = self._inflight[content_hash] = self._committer.submit(_row_for_table(landed_row))
+        if submitted:
+            # Outside the lock: a future already done runs its callback here, and the callback
+            # takes the lock (a plain Lock: taking it twice would deadlock this thread).
+            fut.add_done_callback(lambda _f: self._forget_inflight(content_hash))
 
         def done(f: concurrent.futures.Future[str]) -> None:
+            # Runs on the committer thread: ``_mark_committed`` already marked the upload landed
+            # and removed its staged bytes, so there is nothing left to write here.
             if f.exception() is not None:
                 out.set_exception(RequestRejected(503, "commit_pending", "landing commit failed; retry",
                                                   retry_after=5))
                 return
-            self._finish_staging(upload_id, row)
             out.set_result({"upload_id": upload_id, "state": "landed", "content_hash": content_hash})
 
         fut.add_done_callback(done)
@@ -669,29 +697,69 @@ class CollectorService:
         import uuid
 
         bid = uuid.uuid4().hex
-        self._mark_batch(bid, rows)
-        self.landing.append([_row_for_table(r) for r in rows], bid)
+        to_append = self._mark_batch(bid, rows)
+        if to_append:
+            self.landing.append(to_append, bid)
         self._mark_committed(bid, rows)
 
-    def _mark_batch(self, batch_id: str, rows: list[dict[str, Any]]) -> None:
-        """Record which batch will carry these rows, before the append (see Committer)."""
-        hashes = [r["content_hash"] for r in rows]
-        with self.engine.begin() as c:
-            c.execute(update(db.landed).where(db.landed.c.content_hash.in_(hashes),
-                                              db.landed.c.committed.is_(False)).values(batch_id=batch_id))
+    def _mark_batch(self, batch_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Record which batch will carry these rows, before the append (see Committer).
+
+        Returns the rows to append: each content once, as recorded in ``landed`` when it landed,
+        leaving out content already committed. A row still tagged with an earlier batch whose
+        outcome was never recorded (every append attempt failed, or so it seemed) is looked up
+        in the table's snapshots first, and marked committed instead if that batch is there.
+        """
+        hashes = sorted({r["content_hash"] for r in rows})
+
+        def read(c: Any) -> list[Any]:
+            return list(c.execute(select(db.landed.c.content_hash, db.landed.c.batch_id, db.landed.c.row)
+                                  .where(db.landed.c.content_hash.in_(hashes), db.landed.c.committed.is_(False)))
+                        .all())
+
+        with self.engine.connect() as c:
+            pending = read(c)
+        earlier = {r.batch_id for r in pending if r.batch_id}
+        if earlier:
+            done = earlier & self.landing.committed_batches()
+            for bid in done:
+                self._mark_committed(bid, [{"content_hash": r.content_hash} for r in pending if r.batch_id == bid])
+            if done:
+                with self.engine.connect() as c:
+                    pending = read(c)
+        chosen = [r.content_hash for r in pending]
+        if chosen:
+            # Only rows still uncommitted are tagged: a row committed since the read above keeps
+            # its batch and is left out of the append by the rowcount check below.
+            def tag(c: Any) -> list[str]:
+                c.execute(update(db.landed).where(db.landed.c.content_hash.in_(chosen),
+                                                  db.landed.c.committed.is_(False)).values(batch_id=batch_id))
+                return [h for (h,) in c.execute(select(db.landed.c.content_hash).where(
+                    db.landed.c.content_hash.in_(chosen), db.landed.c.batch_id == batch_id,
+                    db.landed.c.committed.is_(False))).all()]
+
+            tagged = set(self.writes.call(tag))
+        else:
+            tagged = set()
+        return [_row_for_table(json.loads(r.row)) for r in pending if r.content_hash in tagged]
 
     def _mark_committed(self, batch_id: str, rows: list[dict[str, Any]]) -> None:
-        hashes = [r["content_hash"] for r in rows]
-        with self.engine.begin() as c:
-            c.execute(update(db.landed).where(db.landed.c.content_hash.in_(hashes)).values(
+        hashes = sorted({r["content_hash"] for r in rows})
+
+        def mark(c: Any) -> list[str]:
+            c.execute(update(db.landed).where(db.landed.c.content_hash.in_(hashes),
+                                              db.landed.c.committed.is_(False)).values(
                 committed=True, batch_id=batch_id))
-            # Other uploads of the same content (a device that crashed mid-upload and re-sealed)
-            # are superseded: their staged bytes are no longer needed.
-            superseded = [r.id for r in c.execute(select(db.uploads.c.id).where(
+            # Every open upload of this content is done: the one that landed it, and others of the
+            # same content (a device that crashed mid-upload and re-sealed) it supersedes.
+            done = [r.id for r in c.execute(select(db.uploads.c.id).where(
                 db.uploads.c.content_hash.in_(hashes), db.uploads.c.state == "open")).all()]
-            c.execute(update(db.uploads).where(db.uploads.c.id.in_(superseded)).values(
-                state="landed", updated_at=now()))
-        for upload_id in superseded:
+            if done:
+                c.execute(update(db.uploads).where(db.uploads.c.id.in_(done)).values(
+                    state="landed", updated_at=now()))
+            return done
+
+        for upload_id in self.writes.call(mark):
             self._staging(upload_id).unlink(missing_ok=True)
 
     def expire_uploads(self, older_than: float = 7 * 86400) -> int:
@@ -708,8 +776,7 @@ class CollectorService:
 
     def _finish_staging(self, upload_id: str, row: Any) -> None:
         self._staging(upload_id).unlink(missing_ok=True)
-        with self.engine.begin() as c:
-            c.execute(update(db.uploads).where(db.uploads.c.id == upload_id).values(state="landed", updated_at=now()))
+        self.writes.call(functools.partial(_update_upload, upload_id, state="landed", updated_at=now()))
 
     def recover(self) -> int:
         """After a crash: commit landed rows that never reached the table (idempotent by batch)."""
@@ -742,7 +809,7 @@ class CollectorService:
             raise RequestRejected(422, "payload_hash_mismatch", "the payload does not match its declared SHA-256")
         try:
             with path.open("rb") as fh:
-                reader = SealedReader(fh, self.storage.landing_recipient.master_for, name="upload")
+                reader = SealedReader(fh, self.landing.key_for, name="upload")
                 return check_segment(reader, row.content_hash, row.segment_id)
         except RequestRejected:
             raise
@@ -792,11 +859,12 @@ def check_segment(plaintext: io.RawIOBase, content_hash: str, segment_id: str) -
     end: dict[str, Any] = {}
     footer = False
     chunks = 0
+    zstd = zstandard.ZstdDecompressor()  # one per segment: a recorder segment has a chunk every 0.5 s
     try:
         for rec in reader.records:
             if isinstance(rec, Chunk):
                 if rec.compression == "zstd":
-                    data = zstandard.ZstdDecompressor().decompress(rec.data, max_output_size=rec.uncompressed_size)
+                    data = zstd.decompress(rec.data, max_output_size=rec.uncompressed_size)
                 elif rec.compression == "":
                     data = rec.data
                 else:
@@ -839,6 +907,24 @@ def check_segment(plaintext: io.RawIOBase, content_hash: str, segment_id: str) -
         "chunks": chunks,
         "wall_offset": wall,
     }
+
+
+def _claim_nonce(device_id: str, nonce: str, seen_at: float, c: Any) -> bool:
+    """Record a request nonce; False if this device used it before (a replay)."""
+    return insert_new(c, db.nonces, {"device_id": device_id, "nonce": nonce, "seen_at": seen_at},
+                      ("device_id", "nonce"))
+
+
+def _insert_new(table: Any, keys: tuple[str, ...], values: dict[str, Any], c: Any) -> bool:
+    return insert_new(c, table, values, keys)
+
+
+def _insert(table: Any, values: dict[str, Any], c: Any) -> None:
+    c.execute(insert(table).values(values))
+
+
+def _update_upload(upload_id: str, c: Any, **values: Any) -> None:
+    c.execute(update(db.uploads).where(db.uploads.c.id == upload_id).values(**values))
 
 
 def _row_for_table(r: dict[str, Any]) -> dict[str, Any]:

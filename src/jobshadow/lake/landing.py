@@ -31,6 +31,10 @@ SCHEMA = Schema(
     NestedField(12, "schema_version", IntegerType(), required=True),
     NestedField(13, "quarantined", BooleanType(), required=True),
     NestedField(14, "batch_id", StringType(), required=True, doc="the micro-batch that committed the row"),
+    NestedField(15, "scope_name", StringType(), required=False, doc="collection scope active when it landed"),
+    NestedField(16, "scope_version", IntegerType(), required=False),
+    NestedField(17, "purposes", StringType(), required=False, doc="JSON list of the scope's purposes"),
+    NestedField(18, "retention_days", IntegerType(), required=False),
 )
 
 # Classification labels (table level and per column); issue-5 governance enforces them.
@@ -40,7 +44,13 @@ COLUMN_LABELS = {
     "session_id": "device_meta", "blob_uri": "device_meta", "content_hash": "device_meta",
     "payload_sha256": "device_meta", "size_bytes": "device_meta", "landed_at": "device_meta",
     "started_at": "device_meta", "ended_at": "device_meta", "schema_version": "device_meta",
-    "quarantined": "device_meta", "batch_id": "device_meta",
+    "quarantined": "device_meta", "batch_id": "device_meta", "scope_name": "device_meta",
+    "scope_version": "device_meta", "purposes": "device_meta", "retention_days": "device_meta",
+}
+ARROW_TYPES = {
+    "size_bytes": "int64", "landed_at": "timestamp[us, tz=UTC]", "started_at": "timestamp[us, tz=UTC]",
+    "ended_at": "timestamp[us, tz=UTC]", "schema_version": "int32", "quarantined": "bool",
+    "scope_version": "int32", "retention_days": "int32",
 }
 
 
@@ -64,6 +74,10 @@ def to_arrow(rows: list[dict[str, Any]]) -> pa.Table:
         "schema_version": pa.array(col("schema_version"), pa.int32()),
         "quarantined": pa.array(col("quarantined"), pa.bool_()),
         "batch_id": pa.array(col("batch_id"), pa.string()),
+        "scope_name": pa.array(col("scope_name"), pa.string()),
+        "scope_version": pa.array(col("scope_version"), pa.int32()),
+        "purposes": pa.array(col("purposes"), pa.string()),
+        "retention_days": pa.array(col("retention_days"), pa.int32()),
     })
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from jobshadow.config import Settings, load_settings
 from jobshadow.crypto.sealed import SealedWriter
 from jobshadow.home import Home
-from jobshadow.records import EncodedFrame, FrameMeta, KeyEvent, MouseMove
+from jobshadow.records import EncodedFrame, FocusChange, FrameMeta, KeyEvent, Marker, MouseMove, Rect, WindowInfo
 from jobshadow.segment.writer import SegmentWriter
 from jobshadow.spool.keys import load_spool_key
 from jobshadow.spool.store import SegmentFile, SpoolStore, segment_id
@@ -34,9 +34,10 @@ def free_port() -> int:
 class LiveCollector:
     """The real collector app on real uvicorn, in this process (stop() when done)."""
 
-    def __init__(self, home: Path, **overrides: str) -> None:
+    def __init__(self, home: Path, *, query_api: bool = False, **overrides: str) -> None:
         import uvicorn
 
+        from jobshadow.govern.http import QueryAPI
         from jobshadow.ingest.app import create_app
         from jobshadow.ingest.service import CollectorService
 
@@ -45,7 +46,11 @@ class LiveCollector:
         self.service = CollectorService(self.settings, committer=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.app = create_app(self.settings, self.service)
+        # As ``jobshadow server start`` composes it when asked: the governed query API beside.
+        self.query_api = QueryAPI(self.settings) if query_api else None
+        routes = self.query_api.routes() if self.query_api else []
+        self.app = create_app(self.settings, self.service, extra_routes=routes,
+                              on_shutdown=[self.query_api.close] if self.query_api else [])
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", log_config=None,
                                 access_log=False)
         self.server = uvicorn.Server(config)
@@ -87,22 +92,47 @@ def enrol_device(collector: LiveCollector, root: Path, email: str) -> FleetDevic
 
 
 def make_segment(home: Home, *, events: int = 500, video_bytes: int = 0, session: str | None = None,
-                 index: int = 1) -> SegmentFile:
-    """A finished, sealed spool segment as the recorder writes it."""
+                 index: int = 1, text: str = "", title: str | None = None, app: str = "xterm",
+                 task: str | None = None, screens: int = 0) -> SegmentFile:
+    """A finished, sealed spool segment as the recorder writes it.
+
+    ``text`` is typed (press and release per character) into a focused window of ``app`` titled
+    ``title``; ``task`` adds task start/end markers with that title. ``screens`` adds that many
+    real H.264 frames of a small synthetic screen (each a different colour), with a click before
+    each of them; ``video_bytes`` instead adds incompressible stand-in frames (not decodable).
+    """
     key = load_spool_key(home, "file")
     store = SpoolStore(home)
     session = session or secrets.token_hex(3)
     sid = segment_id(session, index)
     with store.open_path(sid).open("xb") as raw:
         sealed = SealedWriter(raw, key.reveal(), content="mcap", extra={"segment_id": sid})
+        width, height = SCREEN if screens else (1920, 1080)
         w = SegmentWriter(sealed, {"segment_id": sid, "session_id": session, "schema_version": 1,
-                                   "started": "2026-11-22T10:00:00+00:00", "wall_offset": 1.7e9})
+                                   "started": "2026-11-22T10:00:00+00:00", "wall_offset": 1.7e9,
+                                   "screen": {"width": width, "height": height},
+                                   "monitors": [{"x": 0, "y": 0, "width": width, "height": height}]})
+        screen = _Screens() if screens else None
+        if screen is not None:
+            screen.frame(w, 0.0, "start")  # every segment opens on a keyframe of the screen
+        if title is not None:
+            win = WindowInfo(0x1200001, app, app.capitalize(), title, 4242, app, Rect(0, 0, 1280, 720))
+            w.write(FocusChange(0.5, win))
+        if task is not None:
+            w.write(Marker(0.6, "task_start", {"title": task}))
+        for j, ch in enumerate(text):
+            t = 0.7 + j * 0.002
+            w.write(KeyEvent(t, "key_press", 38, ord(ch), ch, ch, (), 0x1200001))
+            w.write(KeyEvent(t + 0.001, "key_release", 38, ord(ch), ch, ch, (), 0x1200001))
+        t0 = 1.0 + len(text) * 0.002
         for i in range(events):
             if i % 5 == 0:
-                w.write(KeyEvent(1.0 + i * 0.01, "key_press", 38, 97, "a", "a", (), 1))
+                w.write(KeyEvent(t0 + i * 0.01, "key_press", 38, 97, "a", "a", (), 1))
             else:
-                w.write(MouseMove(1.0 + i * 0.01, i % 1920, i % 1080))
+                w.write(MouseMove(t0 + i * 0.01, i % 1920, i % 1080))
         seq = 0
+        if screen is not None:
+            seq = _write_screens(w, screen, screens, t0 + events * 0.01 + 0.05)
         left = video_bytes
         while left > 0:
             n = min(left, 64 * 1024)
@@ -110,6 +140,49 @@ def make_segment(home: Home, *, events: int = 500, video_bytes: int = 0, session
             w.write_frame(EncodedFrame(FrameMeta(2.0 + seq * 0.01, seq, "change", 2.0, 1920, 1080, seq == 1, (), ()),
                                        os.urandom(n)))
             left -= n
+        if task is not None:
+            w.write(Marker(t0 + events * 0.01 + 0.1, "task_end", {"title": task}))
         w.finish({"finished_by": "stop", "ended": "2026-11-22T10:01:00+00:00"})
         sealed.finish()
     return SegmentFile(sid, store.finalize(store.open_path(sid)), "finished", 0, 0.0)
+
+
+SCREEN = (320, 240)
+
+
+class _Screens:
+    """Real H.264 frames of a small synthetic screen: frame k shows a colour band of colour k."""
+
+    def __init__(self) -> None:
+        from jobshadow.records import VisibleWindow
+        from jobshadow.segment.video import H264Encoder
+
+        self.encoder = H264Encoder(*SCREEN)
+        self.window = VisibleWindow(0x1200001, "XTerm", Rect(0, 0, *SCREEN), True, False)
+        self.seq = 0
+
+    def frame(self, w: SegmentWriter, t: float, reason: str) -> None:
+        width, height = SCREEN
+        k = self.seq
+        band = bytes((40 * k % 256, 200 - 20 * k % 200, 90, 255))
+        pixels = bytearray(b"\x80\x80\x80\xff" * width * height)
+        for y in range(height // 4, height // 2):
+            pixels[y * width * 4:(y + 1) * width * 4] = band * width
+        data, key = self.encoder.encode(bytes(pixels), width, height, int(t * 1000))
+        self.seq += 1
+        w.write_frame(EncodedFrame(FrameMeta(t, self.seq, reason, t, width, height, key, (),  # type: ignore[arg-type]
+                                             (self.window,)), data))
+
+
+def _write_screens(w: SegmentWriter, screens: _Screens, n: int, t0: float) -> int:
+    """``n`` more frames, each followed by a click at its colour band."""
+    from jobshadow.records import MouseButton
+
+    width, height = SCREEN
+    for i in range(n):
+        t = t0 + i * 0.2
+        screens.frame(w, t, "before_action")
+        x, y = 10 + 20 * i % (width - 20), height // 3
+        w.write(MouseButton(t + 0.05, "mouse_press", 1, x, y))
+        w.write(MouseButton(t + 0.1, "mouse_release", 1, x, y))
+    return screens.seq

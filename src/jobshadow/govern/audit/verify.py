@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,12 +177,18 @@ def _check_columns(index: int, record: AuditRecord, columns: tuple[object, ...],
 
 
 def _load_heads(
-    conn: sqlite3.Connection, public_key: Ed25519PublicKey, findings: _Findings
+    conn: sqlite3.Connection, public_key: Ed25519PublicKey, findings: _Findings,
+    published: Sequence[SignedTreeHead] = (),
 ) -> list[tuple[int, SignedTreeHead]]:
-    """Signature-checked heads as (publication position, head); bad ones are reported and dropped."""
+    """Signature-checked heads as (publication position, head); bad ones are reported and dropped.
+
+    ``published`` heads (copies kept outside the database) follow the stored ones, numbered on
+    from them; they are checked like stored heads except for their order among themselves.
+    """
     good: list[tuple[int, SignedTreeHead]] = []
     rows = conn.execute("SELECT tree_size, root_hash, timestamp, signature, key_id FROM heads ORDER BY seq")
-    for pos, (size, root_hash, timestamp, signature, kid) in enumerate(rows.fetchall()):
+    stored_rows = rows.fetchall()
+    for pos, (size, root_hash, timestamp, signature, kid) in enumerate(stored_rows):
         try:
             head = make_head(size, root_hash, timestamp, signature, kid)
         except AuditError as exc:
@@ -194,8 +200,17 @@ def _load_heads(
             findings.add("head_signature", f"head #{pos}: {exc}", head=pos)
             continue
         good.append((pos, head))
+    stored_good = list(good)
+    for i, head in enumerate(published):
+        pos = len(stored_rows) + i
+        try:
+            head.verify(public_key)
+        except AuditError as exc:
+            findings.add("head_signature", f"published head #{pos}: {exc}", head=pos)
+            continue
+        good.append((pos, head))
     prev: tuple[int, SignedTreeHead] | None = None
-    for pos, head in good:
+    for pos, head in stored_good:
         if prev is not None:
             ppos, phead = prev
             if head.tree_size < phead.tree_size:
@@ -225,8 +240,12 @@ def verify_log(
     *,
     check_columns: bool = True,
     max_per_kind: int = 20,
+    published: Sequence[SignedTreeHead] = (),
 ) -> VerifyReport:
     """Verify the whole log at ``log`` (an open ``AuditLog`` or a path); see the module docstring.
+
+    ``published`` are heads kept outside the database (the copies a verifier trusts): a log cut
+    back, rewritten or stripped of its own heads still fails against them.
 
     Raises ``AuditStoreError`` only if the file cannot be read at all; everything else is a finding.
     """
@@ -237,7 +256,8 @@ def verify_log(
         raise AuditStoreError(f"cannot open audit log {path}: {exc}") from exc
     try:
         conn.execute("BEGIN")  # one snapshot for every read below
-        return _verify(conn, public_key, check_columns=check_columns, max_per_kind=max_per_kind)
+        return _verify(conn, public_key, check_columns=check_columns, max_per_kind=max_per_kind,
+                       published=published)
     except sqlite3.Error as exc:
         raise AuditStoreError(f"cannot read audit log {path}: {exc}") from exc
     finally:
@@ -245,14 +265,15 @@ def verify_log(
 
 
 def _verify(
-    conn: sqlite3.Connection, public_key: Ed25519PublicKey, *, check_columns: bool, max_per_kind: int
+    conn: sqlite3.Connection, public_key: Ed25519PublicKey, *, check_columns: bool, max_per_kind: int,
+    published: Sequence[SignedTreeHead] = (),
 ) -> VerifyReport:
     findings = _Findings(max_per_kind)
     problem = schema.schema_problem(conn)
     if problem:
         findings.add("schema", problem)
         return VerifyReport(0, merkle.EMPTY_ROOT, 0, None, 0, findings.result())
-    heads = _load_heads(conn, public_key, findings)
+    heads = _load_heads(conn, public_key, findings, published)
     by_size: dict[int, list[tuple[int, SignedTreeHead]]] = {}
     for pos, head in heads:
         by_size.setdefault(head.tree_size, []).append((pos, head))
@@ -335,7 +356,7 @@ def _check_consistency(
 ) -> None:
     """Link each matched head to the next, and the last to the current tree, by stored-node proofs."""
     nodes = schema.SqlNodes(conn)
-    chain = [(pos, h.tree_size, h.root_hash) for pos, h in heads if pos in matched]
+    chain = sorted(((pos, h.tree_size, h.root_hash) for pos, h in heads if pos in matched), key=lambda c: c[1])
     chain.append((-1, size, current_root))
     for (pos, old_size, old_root), (npos, new_size, new_root) in itertools.pairwise(chain):
         if new_size < old_size:

@@ -1,0 +1,71 @@
+"""Blobs behind the door: landed segments and per-subject sealed screen media (curated zone)."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+from jobshadow.crypto.sealed import open_sealed
+from jobshadow.govern.landing import LandingZone
+from jobshadow.govern.model import PolicyDenied
+from jobshadow.lake import curated
+
+if TYPE_CHECKING:
+    from jobshadow.govern.audit import AuditRecord
+    from jobshadow.govern.policy import PolicyEngine
+    from jobshadow.govern.storage import Storage
+    from jobshadow.govern.tables import GovernedTables
+
+
+class Blobs:
+    """Mixed into ``Governance``."""
+
+    if TYPE_CHECKING:
+        storage: Storage
+        tables: GovernedTables
+        policy: PolicyEngine
+
+        def audit(self, records: list[AuditRecord]) -> None: ...
+
+        def _record(self, principal: str, action: str, resource: str, purpose: str, allowed: bool,
+                    policy_ids: tuple[str, ...] | list[str], reason: str = "", subject: str | None = None,
+                    detail: dict[str, str | int] | None = None) -> AuditRecord: ...
+
+
+    def open_landed(self, principal: str, purpose: str, blob_uri: str, content_hash: str) -> bytes:
+        """The MCAP bytes of a landed segment (sealed to the landing key in the object store)."""
+        d = self.policy.authorize(principal, "read", "landing.segments#blob_uri", purpose)
+        self.audit([self._record(principal, "read", "blob:landing", purpose, d.allowed, d.policy_ids,
+                                 detail={"content_hash": content_hash})])
+        if not d.allowed:
+            raise PolicyDenied(f"{principal} may not open landed segments for {purpose}")
+        store = self.storage.object_store
+        name = store.name_of(blob_uri)
+        with store.open(name) as fh:
+            opened = open_sealed(io.BytesIO(fh.read()), self.storage.landing_recipient.master_for, name="landed blob")
+        return opened.plaintext
+
+    def landing_paused(self) -> bool:
+        """True while the kill switch holds the landing zone in quarantine."""
+        return LandingZone(self.storage).quarantined()
+
+    def discard_landed(self, principal: str, purpose: str, blob_uri: str, content_hash: str) -> None:
+        """Delete a landed blob once curated: its content now lives, sealed per subject, in the lake."""
+        d = self.policy.authorize(principal, "write", "landing.segments", purpose)
+        self.audit([self._record(principal, "delete", "blob:landing", purpose, d.allowed, d.policy_ids,
+                                 detail={"content_hash": content_hash})])
+        if not d.allowed:
+            raise PolicyDenied(f"{principal} may not discard landed segments for {purpose}")
+        store = self.storage.object_store
+        name = store.name_of(blob_uri)
+        if store.exists(name):
+            store.delete(name)
+
+    def write_media(self, principal: str, purpose: str, subject: str, segment: str, data: bytes) -> None:
+        """Store a segment's screen media sealed under the subject's key."""
+        d = self.policy.authorize(principal, "write", curated.FRAMES.name, purpose)
+        self.audit([self._record(principal, "write", "blob:media", purpose, d.allowed, d.policy_ids,
+                                 subject=subject, detail={"bytes": len(data)})])
+        if not d.allowed:
+            raise PolicyDenied(f"{principal} may not store media for {purpose}")
+        self.tables.put_media(subject, segment, data)

@@ -1,0 +1,141 @@
+"""The exposure scan finds each kind of exposure on a real lake, and the kill switch follows."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from jobshadow.govern.door import Finding, Governance
+from jobshadow.testing.lake import BuiltLake
+from tests.govern.conftest import TYPED_CANARY
+
+pytestmark = pytest.mark.slow
+
+
+def kinds(findings: list[Finding]) -> set[str]:
+    return {f.kind for f in findings}
+
+
+def test_a_clean_lake_has_no_findings_and_each_scan_is_audited(gov: Governance) -> None:
+    assert gov.scan() == []
+    scans = [r for _, r in gov.audit_records() if r.action == "scan"]
+    assert scans and scans[-1].purpose == "privacy_audit"
+
+
+def test_grants_to_everyone_are_findings_and_trigger_the_kill_switch(built: BuiltLake) -> None:
+    called: list[list[Finding]] = []
+    with Governance(built.settings, on_exposure=called.append) as gov:
+        g, findings = gov.grant("*", "read", "curated.windows", "model_training", 3600, by="admin@example.com")
+        assert kinds(findings) == {"broad_grant"} and called == [findings]
+        gov.revoke(g.id, by="admin@example.com")
+        g, findings = gov.grant("group:all-employees", "read", "curated.events", "model_training", 3600,
+                                by="admin@example.com")
+        assert kinds(findings) == {"broad_grant"}
+        assert gov.revoke(g.id, by="admin@example.com") == []
+
+
+def test_a_grant_to_a_large_group_is_a_finding(built: BuiltLake) -> None:
+    with Governance(built.settings) as gov:
+        for i in range(built.settings.govern.max_group_size + 1):
+            gov.state.add_member(f"person:p{i}@example.com", "group:big")
+        g, findings = gov.grant("group:big", "read", "curated.segments", "model_training", 3600, by="admin@example.com")
+        assert kinds(findings) == {"large_group"}
+        gov.revoke(g.id, by="admin@example.com")
+
+
+def test_plaintext_planted_in_the_warehouse_or_object_store_is_found(gov: Governance, built: BuiltLake) -> None:
+    warehouse = built.settings.home / "server" / "warehouse"
+    leak = warehouse / "curated" / "events" / "data" / "leak.parquet"
+    pq.write_table(pa.table({"note": [f"user typed login {TYPED_CANARY} done"]}), leak)
+    blob = built.settings.home / "server" / "objects" / "curated" / "notes.txt"
+    blob.write_text("an unsealed export")
+    try:
+        found = gov.scan()
+        assert {f.resource for f in found if f.kind == "plaintext"} == {"file:leak.parquet", "blob:curated/notes.txt"}
+    finally:
+        leak.unlink()
+        blob.unlink()
+    assert gov.scan() == []
+
+
+def test_unlabelled_tables_and_weakened_derived_labels_are_found(gov: Governance) -> None:
+    from pyiceberg.schema import Schema
+    from pyiceberg.types import NestedField, StringType
+
+    catalog = gov.storage.catalog
+    catalog.create_namespace_if_not_exists("rogue")
+    catalog.create_table("rogue.copy", Schema(NestedField(1, "text", StringType(), required=False)))
+    rows = gov.read("service:pipeline", "processing", "curated.events", ["subject", "segment_id", "seq", "kind", "char"]
+                    ).data.slice(0, 5)
+    gov.write_derived("service:pipeline", "processing", "derived.scan_copy", rows, inputs=["curated.events"],
+                      column_labels={"subject": ["subject_identity"], "segment_id": ["device_meta"],
+                                     "seq": ["device_meta"], "kind": ["input_events"], "char": ["typed_text"]},
+                      column_sources={"char": ["curated.events.char"]})
+    table = catalog.load_table("derived.scan_copy")
+    with table.transaction() as tx:  # someone edits the catalog behind the door's back
+        tx.set_properties({"jobshadow.labels": "device_meta,input_events,subject_identity",
+                           "jobshadow.column.char.labels": "input_events"})
+    gov.tables._defs.pop("derived.scan_copy", None)
+    try:
+        found = gov.scan()
+        assert ("unlabelled", "table:rogue.copy") in {(f.kind, f.resource) for f in found}
+        derived = [f.message for f in found if f.kind == "derived_labels"]
+        assert any("lacks its inputs' labels" in m and "typed_text" in m for m in derived)
+        assert any("column char" in m for m in derived)
+    finally:
+        catalog.drop_table("rogue.copy")
+        catalog.drop_table("derived.scan_copy")
+        gov.tables._defs.pop("derived.scan_copy", None)
+    assert gov.scan() == []
+
+
+def test_key_files_readable_by_others_are_found(gov: Governance) -> None:
+    kek = gov.storage.kek_path
+    os.chmod(kek, 0o644)
+    try:
+        assert ("key_file", f"file:{kek}") in {(f.kind, f.resource) for f in gov.scan()}
+    finally:
+        os.chmod(kek, 0o600)
+
+
+def test_the_cli_scan_exits_non_zero_and_pauses_the_programme(built: BuiltLake) -> None:
+    from jobshadow.cli.main import cli
+    from jobshadow.ingest.service import CollectorService
+
+    env = {"JOBSHADOW_HOME": str(built.settings.home)}
+    runner = CliRunner()
+    granted = runner.invoke(cli, ["govern", "grant", "*", "read", "curated.windows", "--purpose", "model_training",
+                                  "--for", "1h", "--by", "person:admin@example.com", "--json"], env=env)
+    assert granted.exit_code == 1, granted.output
+    grant_id = json.loads(granted.stdout)["id"]
+    svc = CollectorService(built.settings)
+    try:
+        assert svc.programme()["state"] == "paused"
+        scanned = runner.invoke(cli, ["govern", "scan", "--json"], env=env)
+        assert scanned.exit_code == 1
+        assert {f["kind"] for f in json.loads(scanned.stdout)["findings"]} == {"broad_grant"}
+        assert runner.invoke(cli, ["govern", "revoke", grant_id], env=env).exit_code == 0
+        assert runner.invoke(cli, ["govern", "scan"], env=env).exit_code == 0
+        svc.resume_programme(by="admin@example.com")
+    finally:
+        svc.close()
+
+
+def test_exports_readable_by_others_are_found(gov: Governance, built: BuiltLake, tmp_path: os.PathLike[str]) -> None:
+    from pathlib import Path
+
+    from jobshadow.govern.rights import export_subject
+
+    out = Path(tmp_path) / "export"
+    export_subject(gov, gov.keys.pseudonym(built.people["bob@example.com"]), out, by="dpo@example.com")
+    assert gov.scan() == []
+    (out / "manifest.json").chmod(0o644)
+    found = [f for f in gov.scan() if f.kind == "export"]
+    assert len(found) == 1 and "manifest.json" in found[0].message
+    (out / "manifest.json").chmod(0o600)
+    assert gov.scan() == []
