@@ -27,6 +27,9 @@ test-fast: setup
 bench: setup
 	$(PY) bench/recorder.py
 	$(PY) bench/redact.py
+	$(PY) bench/ingest.py
+	$(PY) bench/govern.py
+	$(PY) bench/datasets.py
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench scripts

@@ -266,6 +266,19 @@ def governed_lake(admin: Jobshadow) -> None:
     admin.run("audit", "who", "--table", "curated.events", "--limit", "8", show=True)
     admin.run("audit", "verify", show=True)
 
+    say("a training dataset: actions, the screen before each, tasks — built through the same door")
+    builder = "service:dataset-builder"
+    for table in ("curated.segments", "curated.events", "curated.windows", "curated.frames", "curated.markers"):
+        for action in ("read", "export"):
+            admin.run("govern", "grant", builder, action, table, "--purpose", "model_training", "--for", "1d",
+                      "--by", "person:privacy.officer@example.com")
+    print(f"granted {builder} read + export on the five curated tables for model_training (1 day)")
+    out = DEMO / "dataset"
+    admin.run("dataset", "build", "--purpose", "model_training", "--format", "hf", "--out", str(out),
+              "--name", "demo_office", show=True)
+    say(f"the dataset card ({out / 'README.md'})")
+    print((out / "README.md").read_text().rstrip())
+
 
 if __name__ == "__main__":
     main()

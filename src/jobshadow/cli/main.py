@@ -91,6 +91,7 @@ def _register() -> None:
         audit,
         config_cmd,
         consent,
+        dataset,
         device,
         govern,
         lake,
@@ -103,7 +104,7 @@ def _register() -> None:
     )
 
     for module in (record, segments, consent, redact, config_cmd, task, device, server, admin, lake, govern, audit,
-                   subject):
+                   subject, dataset):
         for command in module.COMMANDS:
             cli.add_command(command)
 

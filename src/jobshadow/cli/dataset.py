@@ -1,0 +1,109 @@
+"""``jobshadow dataset build``: training-ready trajectories from the governed lake or your own segments."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from jobshadow.cli._util import emit_json
+from jobshadow.cli.main import AppContext, pass_app
+from jobshadow.errors import InputError, JobshadowError
+
+
+@click.group()
+def dataset() -> None:
+    """Build datasets of tasks and steps (HF parquet, AgentNet JSONL, OSWorld pyautogui)."""
+
+
+@dataset.command("build")
+@click.option("--format", "fmt", type=click.Choice(["hf", "agentnet", "osworld"]), required=True,
+              help="hf: Hugging Face parquet with an image column; agentnet: JSONL + images/; "
+                   "osworld: pyautogui code with normalised coordinates.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="A new (or empty) folder for the dataset; created 0700.")
+@click.option("--purpose", default="model_training", show_default=True, help="Purpose the dataset serves.")
+@click.option("--as", "principal", help="Principal building it (default: [datasets] principal).")
+@click.option("--name", help="Dataset name (lower-case, digits, _); its lake table is datasets.<name>.")
+@click.option("--from-segments", "from_segments", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="Build from your own local segments in this folder (sealed spool files or decrypted .mcap) "
+                   "instead of the governed lake.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), help="Where frames are decoded (default: config).")
+@click.option("--image-format", type=click.Choice(["jpeg", "png"]), help="Frame images (default: config).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+@pass_app
+def build_cmd(app: AppContext, fmt: str, out: Path, purpose: str, principal: str | None, name: str | None,
+              from_segments: Path | None, engine: str | None, image_format: str | None, as_json: bool) -> None:
+    """Reduce recordings to actions, pair each with the frame before it, split tasks, filter, export.
+
+    From the governed lake (default) the build reads through the governance door as PRINCIPAL for
+    PURPOSE (it needs read and export grants on the curated tables), writes the dataset to the lake
+    as a derived table that inherits every input label, and records the export.
+    """
+    from jobshadow.datasets.build import BuildOptions, build
+    from jobshadow.datasets.reduce import Thresholds
+    from jobshadow.datasets.trajectory import TaskThresholds
+
+    s = app.settings.datasets
+    options = BuildOptions(
+        fmt=fmt, out=out, purpose=purpose, principal=principal or s.principal, name=name,
+        image_format=image_format or s.image_format, engine=engine or s.engine,
+        thresholds=Thresholds(write_gap_s=float(s.write_gap)),
+        task_thresholds=TaskThresholds(idle_gap_s=float(s.idle_gap), app_switch_min_s=float(s.app_switch_min),
+                                       wait_gap_s=float(s.wait_gap)))
+    progress = _progress() if not as_json and sys.stderr.isatty() else None
+    if from_segments is not None:
+        from jobshadow.datasets.sources import LocalSource
+        from jobshadow.spool.keys import load_spool_key
+
+        try:
+            key = load_spool_key(app.home, app.settings.protect.keyring, create=False)
+        except JobshadowError:  # no key on this machine: only plain .mcap files can be read
+            key = None
+        report = build(LocalSource(from_segments, key), options, progress=progress)
+    else:
+        from jobshadow.cli._door import governance
+        from jobshadow.datasets.sources import GovernedSource
+        from jobshadow.govern.door import PolicyDenied
+
+        with governance(app) as gov:
+            try:
+                report = build(GovernedSource(gov, options.principal, purpose), options, gov, progress=progress)
+            except PolicyDenied as exc:
+                raise InputError(f"refused: {exc}") from None
+    if as_json:
+        emit_json(asdict(report))
+        return
+    click.echo(f"dataset {report.name}: {report.tasks} task(s), {report.steps} steps, {report.images} images "
+               f"from {report.segments} segment(s) in {report.elapsed_s:.1f} s → {report.out}")
+    removed = {**report.reduction_dropped, **report.quality["removed"]}
+    if any(removed.values()):
+        click.echo("removed: " + ", ".join(f"{k} {v}" for k, v in sorted(removed.items()) if v))
+    if report.dataset_table:
+        click.echo(f"registered in the lake as {report.dataset_table}; card: {Path(report.out) / 'README.md'}")
+
+
+def _progress() -> Callable[[str, int, int], None]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(TextColumn("decoding frames"), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True),
+                   transient=True)
+    task = None
+
+    def update(_stage: str, done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task("frames", total=total)
+        bar.update(task, completed=done)
+        if done >= total:
+            bar.stop()
+
+    return update
+
+
+COMMANDS = [dataset]

@@ -1,0 +1,1 @@
+"""From recordings to training-ready trajectories: action reduction, observations, tasks, exports."""

@@ -1,0 +1,256 @@
+"""``jobshadow dataset build``: sessions → tasks of steps → frames → filters → files, card, lake table.
+
+The order keeps the heavy work small: steps are reduced and filtered before any frame is decoded,
+and only the frames a kept step shows (plus the two around each click, fingerprinted) are decoded,
+segment by segment, on the chosen engine. A dataset built from the governed lake is registered
+there as a derived table (``datasets.<name>``) written through the door, so it inherits every
+label of its inputs, and its files are recorded as an export the exposure scan checks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from jobshadow import __version__
+from jobshadow.datasets import engine as engines
+from jobshadow.datasets import quality, writers
+from jobshadow.datasets.canonical import STEP_FIELDS, step_row
+from jobshadow.datasets.card import card
+from jobshadow.datasets.frames import IMAGE_FORMATS, FrameJob
+from jobshadow.datasets.model import SegmentData, Task
+from jobshadow.datasets.reduce import Thresholds
+from jobshadow.datasets.sources import GovernedSource, LocalSource, sessions
+from jobshadow.datasets.trajectory import TaskThresholds, build_session
+from jobshadow.errors import InputError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from jobshadow.govern.door import Governance
+
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# Labels of the dataset's columns in the lake, and the curated columns each is computed from.
+COLUMN_LABELS: dict[str, tuple[list[str], list[str]]] = {
+    "text": (["typed_text", "ai_prompt"], ["curated.events.char", "curated.events.prompt_char"]),
+    "code": (["typed_text", "ai_prompt"], ["curated.events.char", "curated.events.prompt_char"]),
+    "code_normalized": (["typed_text", "ai_prompt"], ["curated.events.char", "curated.events.prompt_char"]),
+    "description": (["typed_text", "ai_prompt"], ["curated.events.char", "curated.events.prompt_char"]),
+    "window_title": (["window_title"], ["curated.windows.title"]),
+    "url": (["window_title"], ["curated.windows.title"]),
+    "task_title": (["typed_text"], ["curated.markers.detail"]),
+    "frame_seq": (["screen_content"], ["curated.frames.media_offset"]),
+}
+INPUT_EVENT_COLUMNS = {"action_type", "x", "y", "end_x", "end_y", "button", "scroll_dx", "scroll_dy", "keys",
+                       "pre_move_trace"}
+
+
+@dataclass
+class BuildOptions:
+    fmt: str
+    out: Path
+    purpose: str = "model_training"
+    principal: str = "service:dataset-builder"
+    name: str | None = None
+    image_format: str = "jpeg"
+    engine: str = "local"
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    task_thresholds: TaskThresholds = field(default_factory=TaskThresholds)
+
+
+@dataclass
+class BuildReport:
+    name: str
+    out: str
+    tasks: int
+    steps: int
+    images: int
+    actions: dict[str, int]
+    quality: dict[str, dict[str, int]]
+    reduction_dropped: dict[str, int]
+    sessions: int
+    segments: int
+    recorded_s: float
+    files: list[str]
+    dataset_table: str | None
+    elapsed_s: float
+    bytes_written: int
+    frames_decoded: int
+
+
+def _check(options: BuildOptions) -> str:
+    if options.fmt not in writers.FORMATS:
+        raise InputError(f"unknown format {options.fmt!r}; formats: {', '.join(writers.FORMATS)}")
+    if options.image_format not in IMAGE_FORMATS:
+        raise InputError(f"unknown image format {options.image_format!r}; formats: {', '.join(IMAGE_FORMATS)}")
+    if options.engine not in engines.ENGINES:
+        raise InputError(f"unknown engine {options.engine!r}; engines: {', '.join(engines.ENGINES)}")
+    name = options.name or f"{options.fmt}_{datetime.now(UTC):%Y%m%d_%H%M%S}"
+    if not NAME.match(name):
+        raise InputError("dataset names are lower-case letters, digits and _ (start with a letter, ≤ 63)")
+    if options.out.exists() and any(options.out.iterdir()):
+        raise InputError(f"{options.out} is not empty; build into a new folder")
+    return name
+
+
+def _recorded(segments: list[SegmentData]) -> float:
+    total = 0.0
+    for s in segments:
+        times = [e.t for e in s.events] + [f.t for f in s.frames]
+        if times:
+            total += max(times) - min(times)
+    return total
+
+
+def build(source: GovernedSource | LocalSource, options: BuildOptions, gov: Governance | None = None,
+          progress: Callable[[str, int, int], None] | None = None) -> BuildReport:
+    """Build one dataset; see the module docstring."""
+    started = time.perf_counter()
+    name = _check(options)
+    segments = source.load()
+    by_id = {s.segment_id: s for s in segments}
+    tasks: list[Task] = []
+    dropped: Counter[str] = Counter()
+    grouped = sessions(segments)
+    for _sid, segs in grouped.items():
+        result = build_session(segs, options.thresholds, options.task_thresholds)
+        tasks += result.tasks
+        dropped.update(result.stats.dropped)
+    tasks.sort(key=lambda t: (t.session_id, t.t_start, t.task_id))
+    tasks, report = quality.filter_steps(tasks)
+    # Frames: what each kept step shows, and both sides of every click.
+    images: dict[str, set[int]] = defaultdict(set)
+    prints: dict[str, set[int]] = defaultdict(set)
+    for task in tasks:
+        for step in task.steps:
+            if step.observation.frame is not None:
+                images[step.observation.frame.segment_id].add(step.observation.frame.frame_seq)
+    for before, after in quality.effect_pairs(tasks):
+        prints[before[0]].add(before[1])
+        prints[after[0]].add(after[1])
+    needed = sorted(set(images) | set(prints))
+    jobs = [FrameJob(seg, by_id[seg].units(), sorted(images[seg]), sorted(prints[seg]), options.image_format)
+            for seg in needed]
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress("frames", done, len(jobs))
+
+    results = engines.run(jobs, options.engine, advance)
+    rendered = {(r.segment_id, seq): img for r in results for seq, img in r.images.items()}
+    fingerprints = {(r.segment_id, seq): fp for r in results for seq, fp in r.fingerprints.items()}
+    for task in tasks:
+        for step in task.steps:
+            frame = step.observation.frame
+            if frame is not None:
+                step.image = rendered.get((frame.segment_id, frame.frame_seq))
+                if step.image is None:
+                    step.observation.frame = None  # could not be decoded: filtered as no_frame below
+    tasks, second = quality.filter_steps(tasks)
+    report.merge(second)
+    quality.flag_effects(tasks, fingerprints, report)
+
+    files = writers.write(options.fmt, tasks, options.out, options.image_format)
+    dataset_table = None
+    inputs = list(getattr(source, "inputs", []))
+    if gov is not None:
+        dataset_table = register(gov, options, name, tasks)
+    labels = _labels(tasks, governed=gov is not None)
+    meta: dict[str, Any] = {
+            "name": name, "format": options.fmt, "purpose": options.purpose, "principal": options.principal,
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "engine": options.engine,
+            "version": __version__, "image_format": options.image_format,
+            "source": "the governed lake (curated tables, through the governance door)" if gov is not None
+            else "the contributor's own local segments", "dataset_table": dataset_table,
+            "inputs": [i for i in inputs if i.startswith("curated.")],
+            "segments": sorted({seg for t in tasks for seg in t.segments}), "sessions": len(grouped),
+            "recorded_s": _recorded(segments), "labels": labels, "quality": report.as_json(),
+            "reduction_dropped": dict(dropped), "thresholds": options.thresholds,
+            "task_thresholds": options.task_thresholds, "files": [*files, "README.md", "manifest.json"]}
+    readme = options.out / "README.md"
+    readme.write_text(card(meta, tasks), encoding="utf-8")
+    readme.chmod(0o600)
+    manifest = {k: v for k, v in meta.items() if k not in ("thresholds", "task_thresholds")}
+    manifest["thresholds"] = vars(options.thresholds)
+    manifest["task_thresholds"] = vars(options.task_thresholds)
+    (options.out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+    (options.out / "manifest.json").chmod(0o600)
+    if gov is not None:
+        gov.state.record_export("dataset", str(options.out.resolve()), options.principal, options.purpose,
+                                [lab["name"] for lab in labels])
+    actions = Counter(s.action.type for t in tasks for s in t.steps)
+    size = sum(p.stat().st_size for p in options.out.rglob("*") if p.is_file())
+    return BuildReport(name, str(options.out), len(tasks), sum(actions.values()),
+                       sum(1 for t in tasks for s in t.steps if s.image is not None), dict(sorted(actions.items())),
+                       report.as_json(), dict(dropped), len(grouped), len(segments), meta["recorded_s"],
+                       meta["files"], dataset_table, time.perf_counter() - started, size,
+                       sum(r.decoded for r in results))
+
+
+def _labels(tasks: list[Task], *, governed: bool) -> list[dict[str, Any]]:
+    from jobshadow.govern.purposes import registry
+    from jobshadow.lake import curated
+
+    reg = registry()
+    names: set[str] = set()
+    for t in curated.CURATED:
+        names |= t.labels
+    return [{"name": n, "purposes": sorted(reg.labels[n].purposes), "retention_days": reg.labels[n].retention_days}
+            for n in sorted(names)]
+
+
+def register(gov: Governance, options: BuildOptions, name: str, tasks: list[Task]) -> str:
+    """Write the dataset's steps (frames by reference) to ``datasets.<name>`` through the door.
+
+    It is written as ``options.principal`` for ``options.purpose``: that needs ``export`` on every
+    input table for the purpose, the columns carry their sources' labels (typed text stays
+    sealed per person) and the table inherits every input label.
+    """
+    from jobshadow.datasets.sources import INPUT_TABLES
+
+    table = f"datasets.{name}"
+    data = lake_rows(tasks)
+    labels: dict[str, list[str]] = {}
+    sources: dict[str, list[str]] = {}
+    for col in data.column_names:
+        if col in COLUMN_LABELS:
+            labels[col], sources[col] = list(COLUMN_LABELS[col][0]), list(COLUMN_LABELS[col][1])
+        elif col in INPUT_EVENT_COLUMNS:
+            labels[col], sources[col] = ["input_events"], ["curated.events.kind"]
+        else:
+            labels[col], sources[col] = ["device_meta"], []
+    gov.write_derived(options.principal, options.purpose, table, data, inputs=list(INPUT_TABLES),
+                      column_labels=labels, column_sources=sources)
+    return table
+
+
+def lake_rows(tasks: list[Task]) -> pa.Table:
+    rows = []
+    per_segment: Counter[str] = Counter()
+    for task in tasks:
+        for step in task.steps:
+            row = step_row(task, step)
+            a = step.action
+            segment = a.span[0] if a.span else (step.observation.frame.segment_id if step.observation.frame else None)
+            if segment is None:
+                continue
+            row["segment_id"] = segment
+            row["seq"] = per_segment[segment]
+            per_segment[segment] += 1
+            row["task_title"] = task.title
+            rows.append(row)
+    fields = [pa.field(n, t) for n, t, _ in STEP_FIELDS] + [pa.field("segment_id", pa.string()),
+                                                           pa.field("seq", pa.int32()),
+                                                           pa.field("task_title", pa.string())]
+    return pa.Table.from_pylist(rows, schema=pa.schema(fields))
