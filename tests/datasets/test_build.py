@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from jobshadow.datasets.build import BuildOptions, BuildReport, build
 from jobshadow.datasets.sources import INPUT_TABLES, GovernedSource, LocalSource
+from jobshadow.errors import InputError
 from jobshadow.govern.door import Governance, PolicyDenied
 from jobshadow.testing.lake import BuiltLake, SegmentSpec, build_lake
 
@@ -118,6 +119,15 @@ def test_a_builder_without_export_grants_is_refused(gov: Governance, tmp_path: P
     with pytest.raises(PolicyDenied):
         build(GovernedSource(gov, "service:nobody", "model_training"),
               BuildOptions("hf", tmp_path / "y", principal="service:nobody"), gov)
+    # Nothing of the refused build is left on disk: no dataset folder, no staging folder.
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_dataset_name_already_in_the_lake_is_refused(gov: Governance, tmp_path: Path) -> None:
+    run(gov, tmp_path / "first", "agentnet", name="taken_name")
+    with pytest.raises(InputError, match="already in the lake"):
+        run(gov, tmp_path / "second", "agentnet", name="taken_name")
+    assert not (tmp_path / "second").exists()
 
 
 def test_the_cli_builds_and_refuses_bad_input(built: BuiltLake, gov: Governance, tmp_path: Path) -> None:

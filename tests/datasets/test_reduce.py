@@ -79,7 +79,7 @@ def test_double_and_triple_click_within_half_a_second_and_four_pixels() -> None:
 def test_clicks_too_slow_or_too_far_apart_stay_single() -> None:
     assert types(Stream().click(1.0, 100, 100).click(1.51, 100, 100).reduce()[0]) == ["click", "click"]
     assert types(Stream().click(1.0, 100, 100).click(1.2, 105, 100).reduce()[0]) == ["click", "click"]
-    assert types(Stream().click(1.0, 100, 100, 3).click(1.2, 100, 100, 3).reduce()[0]) == ["right_click"] * 2
+    assert types(Stream().click(1.0, 100, 100, 3).click(1.6, 100, 100, 3).reduce()[0]) == ["right_click"] * 2
 
 
 def test_drag_needs_motion_and_more_than_six_pixels() -> None:
@@ -179,3 +179,45 @@ def test_ai_prompt_writes_are_flagged() -> None:
         s.key(1.0 + i * 0.1, ch, ch, stream="ai_prompt")
     actions, _ = s.reduce()
     assert actions[0].text == "hi" and "ai_prompt" in actions[0].flags
+
+
+def test_scrolls_that_merge_to_nothing_are_dropped_and_counted() -> None:
+    actions, dropped = Stream().scroll(1.0, 2).scroll(1.2, -2).click(3.0, 5, 5).reduce()
+    assert types(actions) == ["click"]
+    assert dropped["zero_scroll"] == 1
+
+
+def test_a_modifier_held_over_a_click_stays_with_the_click() -> None:
+    s = Stream().add(1.0, "key_press", keysym_name="Control_L")
+    s.add(1.1, "mouse_press", x=10, y=10, button=1, modifiers=("ctrl",))
+    s.add(1.2, "mouse_release", x=10, y=10, button=1, modifiers=("ctrl",))
+    s.add(1.3, "key_release", keysym_name="Control_L", modifiers=("ctrl",))
+    actions, _ = s.reduce()
+    assert types(actions) == ["click"] and actions[0].keys == ("ctrl",)
+    from jobshadow.datasets.canonical import pyautogui_code
+    from jobshadow.datasets.model import Observation, Step
+
+    step = Step("t", 0, actions[0], Observation(None, None, None, None, None, None), (100, 100), [])
+    assert pyautogui_code(step, normalised=False) == (
+        "pyautogui.keyDown('ctrl')\npyautogui.click(x=10, y=10)\npyautogui.keyUp('ctrl')")
+
+
+def test_right_and_middle_buttons_double_click_too() -> None:
+    actions, _ = Stream().click(1.0, 10, 10, button=3).click(1.3, 11, 10, button=3).reduce()
+    assert types(actions) == ["double_click"] and actions[0].button == 3
+    actions, _ = Stream().click(1.0, 10, 10, button=1).click(1.3, 10, 10, button=3).reduce()
+    assert types(actions) == ["click", "right_click"]  # another button is another click
+
+
+def test_keys_pressed_and_never_released_are_unpaired() -> None:
+    s = Stream().add(1.0, "key_press", keysym_name="a", char="a")
+    _, dropped = s.reduce()
+    assert dropped["unpaired"] == 1
+
+
+def test_a_drag_s_path_is_not_the_next_action_s_trace() -> None:
+    s = Stream().press(1.0, 10, 10).move(1.1, 60, 60).move(1.2, 100, 100).release(1.3, 100, 100)
+    s.move(2.0, 300, 300).click(2.1, 300, 300)
+    actions, _ = s.reduce()
+    assert types(actions) == ["drag", "click"]
+    assert [(x, y) for _, x, y in actions[1].trace] == [(300, 300)]

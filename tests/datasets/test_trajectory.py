@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -97,3 +99,57 @@ def test_code_strings_normalise_to_four_decimals() -> None:
     assert codes == ["pyautogui.click(x=0.5000, y=0.5009)", 'pyautogui.write("it\'s")', "pyautogui.press('enter')",
                      "pyautogui.scroll(-2, x=0.0521, y=0.1852)", "DONE"]
     assert pyautogui_code(task.steps[0], normalised=False) == "pyautogui.click(x=960, y=541)"
+
+
+def test_a_task_s_final_frame_never_comes_from_the_next_task() -> None:
+    s = Stream().click(1.0, 5, 5).click(200.0, 5, 5)  # an idle gap splits two tasks
+    tasks = build_session([segment(s, [0.5, 1.5, 150.0, 199.0, 250.0])]).tasks
+    assert len(tasks) == 2
+    first_final = tasks[0].steps[-1]
+    assert first_final.action.type == "terminate"
+    assert first_final.observation.frame is not None and first_final.observation.frame.t < 200.0
+    assert tasks[1].steps[-1].observation.frame is not None and tasks[1].steps[-1].observation.frame.t == 250.0
+
+
+def test_the_frame_after_a_click_is_from_before_the_next_action() -> None:
+    s = Stream().click(1.0, 5, 5).type(1.5, "abc")
+    (task,) = build_session([segment(s, [0.5, 3.0])]).tasks
+    assert task.steps[0].after_frame is None  # the only later frame follows the typing
+
+
+def test_steps_on_jobshadow_s_own_windows_are_removed() -> None:
+    s = Stream().click(1.0, 5, 5).click(2.0, 5, 5)
+    own = [Focus(0.0, "XTerm", "notes", 1, (0, 0, 800, 600)), Focus(1.5, "jobshadow", "review", 3, (0, 0, 9, 9))]
+    result = build_session([segment(s, [0.5, 1.8, 3.0], focus=own)], task_thresholds=TaskThresholds(app_switch_min_s=0))
+    kept, report = filter_steps(result.tasks)
+    assert report.removed["own_window"] >= 1
+    assert all(st.observation.app != "jobshadow" for t in kept for st in t.steps)
+
+
+def test_hf_shards_roll_over_at_the_size_limit_and_keep_every_row(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from jobshadow.datasets.writers import write_hf
+
+    s = Stream()
+    for i in range(12):
+        s.click(1.0 + i, 5 + i, 5)
+    tasks, _ = filter_steps(build_session([segment(s, [0.5 + i for i in range(14)])]).tasks)
+    for t in tasks:
+        for st_ in t.steps:
+            st_.image = bytes([st_.index]) * 3000
+    files = write_hf(tasks, tmp_path, "jpeg", shard_bytes=12_000)
+    shards = [f for f in files if f.startswith("data/")]
+    assert len(shards) >= 3 and shards[0].endswith(f"-of-{len(shards):05d}.parquet")
+    rows = pq.read_table(tmp_path / "data").to_pylist()
+    assert len(rows) == sum(len(t.steps) for t in tasks)
+    for f in shards:  # every shard within the limit (the first row of a shard excepted)
+        assert (tmp_path / f).stat().st_size < 12_000 + 3000 + 20_000
+
+
+def test_a_damaged_video_stream_is_reported_not_raised() -> None:
+    from jobshadow.datasets.frames import FrameJob, render
+
+    garbage = b"\x00\x00\x00\x01\x65" + bytes(range(256)) * 8
+    result = render(FrameJob(SEG, [(1, garbage), (2, garbage)], images=[1, 2], fingerprints=[2]))
+    assert result.missing == [1, 2] and result.images == {}

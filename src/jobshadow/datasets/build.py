@@ -9,8 +9,12 @@ label of its inputs, and its files are recorded as an export the exposure scan c
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import re
+import shutil
+import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
 
     from jobshadow.govern.door import Governance
 
+log = logging.getLogger(__name__)
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Labels of the dataset's columns in the lake, and the curated columns each is computed from.
 COLUMN_LABELS: dict[str, tuple[list[str], list[str]]] = {
@@ -115,6 +120,8 @@ def build(source: GovernedSource | LocalSource, options: BuildOptions, gov: Gove
     """Build one dataset; see the module docstring."""
     started = time.perf_counter()
     name = _check(options)
+    if gov is not None and f"datasets.{name}" in gov.labelled_tables():
+        raise InputError(f"a dataset named {name!r} is already in the lake (datasets.{name}); choose another --name")
     segments = source.load()
     by_id = {s.segment_id: s for s in segments}
     tasks: list[Task] = []
@@ -148,6 +155,10 @@ def build(source: GovernedSource | LocalSource, options: BuildOptions, gov: Gove
             progress("frames", done, len(jobs))
 
     results = engines.run(jobs, options.engine, advance)
+    for r in results:
+        if r.error is not None:
+            log.warning("segment %s: frames after a damaged one cannot be decoded (%s); steps showing them are "
+                        "filtered as no_frame", r.segment_id, r.error)
     rendered = {(r.segment_id, seq): img for r in results for seq, img in r.images.items()}
     fingerprints = {(r.segment_id, seq): fp for r in results for seq, fp in r.fingerprints.items()}
     for task in tasks:
@@ -161,12 +172,44 @@ def build(source: GovernedSource | LocalSource, options: BuildOptions, gov: Gove
     report.merge(second)
     quality.flag_effects(tasks, fingerprints, report)
 
+    # Files are written to a private staging folder beside --out and moved into place only once the
+    # lake has accepted the dataset: a build the door refuses leaves nothing behind.
+    final_out = options.out
+    final_out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final_out.name}.building-", dir=final_out.parent))
+    try:
+        options = dataclasses.replace(options, out=staging)
+        built = _write(options, gov, source, name, tasks, segments, grouped, report, dropped)
+        if final_out.exists():
+            final_out.rmdir()  # checked empty in _check
+        staging.rename(final_out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    options = dataclasses.replace(options, out=final_out)
+    meta, files, dataset_table = built
+    if gov is not None:
+        gov.state.record_export("dataset", str(final_out.resolve()), options.principal, options.purpose,
+                                [lab["name"] for lab in meta["labels"]])
+    actions = Counter(s.action.type for t in tasks for s in t.steps)
+    size = sum(p.stat().st_size for p in final_out.rglob("*") if p.is_file())
+    return BuildReport(name, str(final_out), len(tasks), sum(actions.values()),
+                       sum(1 for t in tasks for s in t.steps if s.image is not None), dict(sorted(actions.items())),
+                       report.as_json(), dict(dropped), len(grouped), len(segments), meta["recorded_s"],
+                       files, dataset_table, time.perf_counter() - started, size,
+                       sum(r.decoded for r in results))
+
+
+def _write(options: BuildOptions, gov: Governance | None, source: GovernedSource | LocalSource, name: str,
+           tasks: list[Task], segments: list[SegmentData], grouped: dict[str, list[SegmentData]],
+           report: quality.QualityReport, dropped: Counter[str]) -> tuple[dict[str, Any], list[str], str | None]:
+    """Dataset files, card and manifest into ``options.out``; the lake table when governed."""
     files = writers.write(options.fmt, tasks, options.out, options.image_format)
     dataset_table = None
     inputs = list(getattr(source, "inputs", []))
     if gov is not None:
         dataset_table = register(gov, options, name, tasks)
-    labels = _labels(tasks, governed=gov is not None)
+    labels = _labels()
     meta: dict[str, Any] = {
             "name": name, "format": options.fmt, "purpose": options.purpose, "principal": options.principal,
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "engine": options.engine,
@@ -186,26 +229,22 @@ def build(source: GovernedSource | LocalSource, options: BuildOptions, gov: Gove
     manifest["task_thresholds"] = vars(options.task_thresholds)
     (options.out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
     (options.out / "manifest.json").chmod(0o600)
-    if gov is not None:
-        gov.state.record_export("dataset", str(options.out.resolve()), options.principal, options.purpose,
-                                [lab["name"] for lab in labels])
-    actions = Counter(s.action.type for t in tasks for s in t.steps)
-    size = sum(p.stat().st_size for p in options.out.rglob("*") if p.is_file())
-    return BuildReport(name, str(options.out), len(tasks), sum(actions.values()),
-                       sum(1 for t in tasks for s in t.steps if s.image is not None), dict(sorted(actions.items())),
-                       report.as_json(), dict(dropped), len(grouped), len(segments), meta["recorded_s"],
-                       meta["files"], dataset_table, time.perf_counter() - started, size,
-                       sum(r.decoded for r in results))
+    return meta, meta["files"], dataset_table
 
 
-def _labels(tasks: list[Task], *, governed: bool) -> list[dict[str, Any]]:
+def _labels() -> list[dict[str, Any]]:
+    """The labels of the tables a dataset is built from (local segments hold the same kinds of data)."""
+    from jobshadow.datasets.sources import INPUT_TABLES
     from jobshadow.govern.purposes import registry
     from jobshadow.lake import curated
 
     reg = registry()
     names: set[str] = set()
     for t in curated.CURATED:
-        names |= t.labels
+        if t.name in INPUT_TABLES:
+            names |= t.labels
+            for c in t.columns:
+                names |= c.labels
     return [{"name": n, "purposes": sorted(reg.labels[n].purposes), "retention_days": reg.labels[n].retention_days}
             for n in sorted(names)]
 

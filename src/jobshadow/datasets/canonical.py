@@ -16,6 +16,8 @@ import pyarrow as pa
 from jobshadow.datasets.model import Step, Task
 
 MODIFIER_NAMES = {"super": "win", "hyper": "win", "altgr": "altright"}
+TRACE_POINTS = 64  # the last pointer points before an action kept as its pre-move trace
+BUTTON_NAMES = {1: "left", 2: "middle", 3: "right"}
 
 
 def _norm(v: int | None, size: int) -> float | None:
@@ -39,11 +41,18 @@ def pyautogui_code(step: Step, *, normalised: bool) -> str:
     if a.type in ("click", "double_click", "triple_click", "right_click", "middle_click"):
         fn = {"click": "click", "double_click": "doubleClick", "triple_click": "tripleClick",
               "right_click": "rightClick", "middle_click": "middleClick"}[a.type]
-        return f"pyautogui.{fn}({xy(a.x, a.y)})"
+        button = (f", button={BUTTON_NAMES.get(a.button or 1, 'left')!r}"
+                  if a.type in ("double_click", "triple_click") and (a.button or 1) != 1 else "")
+        call = f"pyautogui.{fn}({xy(a.x, a.y)}{button})"
+        if a.keys:  # ctrl+click and the like: hold the modifiers around the click
+            down = "\n".join(f"pyautogui.keyDown({_key(k)!r})" for k in a.keys)
+            up = "\n".join(f"pyautogui.keyUp({_key(k)!r})" for k in reversed(a.keys))
+            return f"{down}\n{call}\n{up}"
+        return call
     if a.type == "drag":
         return (f"pyautogui.moveTo({xy(a.x, a.y)})\n"
                 f"pyautogui.dragTo({xy(a.end_x, a.end_y)}, duration={max(a.t_end - a.t_start, 0.0):.2f}, "
-                "button='left')")
+                f"button={BUTTON_NAMES.get(a.button or 1, 'left')!r})")
     if a.type == "long_press":
         return (f"pyautogui.moveTo({xy(a.x, a.y)})\npyautogui.mouseDown()\n"
                 f"time.sleep({a.t_end - a.t_start:.2f})\npyautogui.mouseUp()")
@@ -131,7 +140,7 @@ def step_row(task: Task, step: Step) -> dict[str, Any]:
     a, o = step.action, step.observation
     frame = o.frame
     span = f"{a.span[0]}:{a.span[1]}-{a.span[2]}:{a.span[3]}" if a.span else None
-    trace = [[round(a.t_start - t, 4), float(x), float(y)] for t, x, y in a.trace[-64:]]
+    trace = [[round(a.t_start - t, 4), float(x), float(y)] for t, x, y in a.trace[-TRACE_POINTS:]]
     return {
         "task_id": task.task_id, "step": step.index, "action_type": a.type, "x": a.x, "y": a.y,
         "end_x": a.end_x, "end_y": a.end_y, "button": a.button, "scroll_dx": a.dx, "scroll_dy": a.dy,

@@ -37,6 +37,7 @@ class FrameResult:
     fingerprints: dict[int, str]
     decoded: int
     missing: list[int]
+    error: str | None = None  # why decoding stopped early (a damaged stream)
 
 
 def encode_image(rgb: object, image_format: str) -> bytes:
@@ -59,6 +60,7 @@ def render(job: FrameJob) -> FrameResult:
     images: dict[int, bytes] = {}
     prints: dict[int, str] = {}
     decoded = 0
+    error: str | None = None
     if last >= 0:
         ctx = av.CodecContext.create("h264", "r")
 
@@ -71,17 +73,22 @@ def render(job: FrameJob) -> FrameResult:
                 yield packet
             yield None  # drain what the decoder still holds
 
-        for packet in packets():
-            for frame in ctx.decode(packet):
-                decoded += 1
-                seq = frame.pts if frame.pts is not None else -1
-                if seq in want_prints:
-                    # Rows carry alignment padding whose bytes are not part of the picture.
-                    plane = frame.planes[0]
-                    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
-                    rows = rows[: frame.height, : frame.width]
-                    prints[seq] = hashlib.blake2b(np.ascontiguousarray(rows).data, digest_size=16).hexdigest()
-                if seq in want_images:
-                    images[seq] = encode_image(frame.to_ndarray(format="rgb24"), job.image_format)
+        try:
+            for packet in packets():
+                for frame in ctx.decode(packet):
+                    decoded += 1
+                    seq = frame.pts if frame.pts is not None else -1
+                    if seq in want_prints:
+                        # Rows carry alignment padding whose bytes are not part of the picture.
+                        plane = frame.planes[0]
+                        rows = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
+                        rows = rows[: frame.height, : frame.width]
+                        prints[seq] = hashlib.blake2b(np.ascontiguousarray(rows).data, digest_size=16).hexdigest()
+                    if seq in want_images:
+                        images[seq] = encode_image(frame.to_ndarray(format="rgb24"), job.image_format)
+        except av.FFmpegError as exc:
+            # A damaged stream: later frames depend on the broken one, so stop here. The frames not
+            # decoded are reported missing; the steps showing them are filtered as ``no_frame``.
+            error = f"{type(exc).__name__}: {exc}"
     missing = sorted((want_images - images.keys()) | (want_prints - prints.keys()))
-    return FrameResult(job.segment_id, images, prints, decoded, missing)
+    return FrameResult(job.segment_id, images, prints, decoded, missing, error)

@@ -6,7 +6,8 @@ Removed, each counted in the report under its name:
 * ``non_monotonic`` — an event whose time goes backwards;
 * ``zero_scroll`` — wheel notches that sum to nothing;
 * ``empty`` — a write whose text was all erased, or a modifier pressed alone;
-* ``out_of_range`` — pointer coordinates outside the screen;
+* ``out_of_range`` — pointer coordinates outside the screen, missing where the action needs them,
+  or a screen of unknown size;
 * ``no_frame`` — a step without a frame from before it (a terminate step without a final frame);
 * ``own_window`` — a step on, or showing, one of jobshadow's own windows;
 * ``empty_task`` — a task left with nothing but its terminate step.
@@ -59,12 +60,18 @@ def _own_window(step: Step) -> bool:
                                      for w in frame.windows)
 
 
+POINTER_ACTIONS = (*CLICKS, "drag", "scroll")
+
+
 def removal_reason(step: Step) -> str | None:
     a = step.action
     if "empty" in step.flags or "modifier_only" in step.flags:
         return "empty"
     if not (_in_range(step, a.x, a.y) and _in_range(step, a.end_x, a.end_y)):
         return "out_of_range"
+    unplaced = a.type in POINTER_ACTIONS and (a.x is None or a.y is None)
+    if unplaced or (a.type == "drag" and (a.end_x is None or a.end_y is None)) or min(step.screen) <= 0:
+        return "out_of_range"  # nothing to replay it at, or no screen to normalise against
     if step.observation.frame is None or "no_final_frame" in step.flags:
         return "no_frame"
     if _own_window(step):

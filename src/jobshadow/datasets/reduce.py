@@ -55,6 +55,9 @@ KEY_NAMES = {
 }
 ENDS_WRITE = {"enter", "tab"}
 BUTTON_CLICK = {1: "click", 2: "middle_click", 3: "right_click"}
+# A click of the same button again, soon and close: the button stays in ``Action.button``.
+MULTI_CLICK = {"click": "double_click", "right_click": "double_click", "middle_click": "double_click",
+               "double_click": "triple_click"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class Thresholds:
     long_press_s: float = 1.0
     scroll_merge_s: float = 1.0
     write_gap_s: float = 5.0
+    scroll_travel_px: float = 20.0  # pointer travel between scrolls that starts a new scroll
 
 
 @dataclass
@@ -142,9 +146,15 @@ class Reducer:
 
     def finish(self) -> list[Action]:
         self._flush_write()
-        if self._held:
-            self.stats.dropped["unpaired"] += len(self._held)  # pressed and never released
+        # Pressed and never released (buttons and keys).
+        if self._held or self._keys_down:
+            self.stats.dropped["unpaired"] += len(self._held) + len(self._keys_down)
         self._held.clear()
+        self._keys_down.clear()
+        merged_to_nothing = [a for a in self.actions if a.type == "scroll" and a.dx == 0 and a.dy == 0]
+        if merged_to_nothing:  # wheel turned one way and back: no action
+            self.stats.dropped["zero_scroll"] += len(merged_to_nothing)
+            self.actions = [a for a in self.actions if not (a.type == "scroll" and a.dx == 0 and a.dy == 0)]
         return self.actions
 
     # --- pointer ---------------------------------------------------------------------------------
@@ -152,10 +162,11 @@ class Reducer:
         if e.x is None or e.y is None:
             return
         self._pointer = (e.x, e.y)
-        self._trace.append((e.t, e.x, e.y))
-        for button, (press, moved, trace) in list(self._held.items()):
-            if not moved:
+        if self._held:  # a move with a button down belongs to that press (a drag), not to the next action
+            for button, (press, _moved, trace) in list(self._held.items()):
                 self._held[button] = (press, True, trace)
+            return
+        self._trace.append((e.t, e.x, e.y))
 
     def _take_trace(self) -> list[tuple[float, int, int]]:
         trace, self._trace = self._trace, []
@@ -169,6 +180,7 @@ class Reducer:
             self._pointer = (e.x, e.y)
         if e.button in self._held:
             self.stats.dropped["unpaired"] += 1  # a second press without a release in between
+        self._modifier_alone.clear()  # ctrl+click: the modifier belongs to the click
         self._held[e.button] = (e, False, self._take_trace())
 
     def _release(self, e: InputEvent) -> None:
@@ -182,8 +194,9 @@ class Reducer:
         end = (e.x if e.x is not None else self._pointer[0], e.y if e.y is not None else self._pointer[1])
         start = (press.x, press.y)
         span = (press.segment_id, press.seq, e.segment_id, e.seq)
+        mods = tuple(m for m in MODIFIER_ORDER if m in press.modifiers)
         base = Action("click", press.t, e.t, x=press.x, y=press.y, button=press.button, trace=trace, span=span,
-                      window_id=press.window_id)
+                      window_id=press.window_id, keys=mods)
         if moved and _dist(start, end) > self.th.drag_px:
             base.type, base.end_x, base.end_y = "drag", end[0], end[1]
             self.actions.append(base)
@@ -194,12 +207,13 @@ class Reducer:
             return
         base.type = BUTTON_CLICK.get(press.button or 1, "click")
         last = self._last_click
-        if (last is not None and press.button == 1 and self.actions and self.actions[-1] is last[0]
-                and last[0].type in ("click", "double_click")
+        if (last is not None and press.button == last[0].button and not mods and not last[0].keys
+                and self.actions and self.actions[-1] is last[0]
+                and last[0].type in ("click", "double_click", "right_click", "middle_click")
                 and press.t - last[1] <= self.th.multi_click_s
                 and _dist((last[0].x, last[0].y), start) <= self.th.multi_click_px):
             prev = last[0]
-            prev.type = "double_click" if prev.type == "click" else "triple_click"
+            prev.type = MULTI_CLICK.get(prev.type, "triple_click")
             prev.t_end = e.t
             if prev.span is not None:
                 prev.span = (prev.span[0], prev.span[1], e.segment_id, e.seq)
@@ -230,7 +244,7 @@ class Reducer:
         """Did the pointer travel since ``prev`` (more than a jitter)? Then a new scroll starts."""
         if not self._trace or prev.x is None or prev.y is None:
             return False
-        return any(_dist((x, y), (prev.x, prev.y)) > 20 for _, x, y in self._trace)
+        return any(_dist((x, y), (prev.x, prev.y)) > self.th.scroll_travel_px for _, x, y in self._trace)
 
     # --- keyboard --------------------------------------------------------------------------------
     def _key_press(self, e: InputEvent) -> None:

@@ -98,20 +98,22 @@ def build_session(segments: list[SegmentData], thresholds: Thresholds | None = N
     monitors = segments[0].monitors if segments else []
     offset = segments[0].wall_offset if segments else 0.0
     result = SessionResult([], stats)
-    for title, source, split in _split_tasks(actions, markers, timeline, th):
-        if not split:
-            continue
+    splits = [(title, source, split) for title, source, split in _split_tasks(actions, markers, timeline, th) if split]
+    for n, (title, source, split) in enumerate(splits):
+        # Nothing of a task may come from after the next task has started.
+        next_start = splits[n + 1][2][0].t_start if n + 1 < len(splits) else float("inf")
         group = _with_waits(split, timeline, th)  # waits never cross a task boundary
         first = group[0]
         task_id = hashlib.sha256(f"{session}:{first.span}:{first.t_start:.6f}".encode()).hexdigest()[:16]
         task = Task(task_id, title, source, session, first.t_start, group[-1].t_end, [], [], wall_offset=offset)
         apps: list[str] = []
         for i, action in enumerate(group):
-            step = _observe(task_id, i, action, timeline, screen, monitors)
+            until = group[i + 1].t_start if i + 1 < len(group) else next_start
+            step = _observe(task_id, i, action, timeline, screen, monitors, until=until)
             task.steps.append(step)
             if step.observation.app and step.observation.app not in apps:
                 apps.append(step.observation.app)
-        final = timeline.last_frame_until(_task_end(group, markers, timeline))
+        final = timeline.last_frame_until(_task_end(group, markers, next_start))
         end_action = Action("terminate", group[-1].t_end, group[-1].t_end)
         terminate = _observe(task_id, len(group), end_action, timeline, screen, monitors, frame=final)
         if final is None or final.t < group[-1].t_end:
@@ -125,14 +127,16 @@ def build_session(segments: list[SegmentData], thresholds: Thresholds | None = N
     return result
 
 
-def _task_end(group: list[Action], markers: list[MarkerEvent], timeline: Timeline) -> float:
-    """Where a task's final frame may come from: up to its end marker, or the next action/frame."""
+def _task_end(group: list[Action], markers: list[MarkerEvent], next_start: float) -> float:
+    """Until when a task's final frame may be taken: its own end marker, else just before the next
+    task's first action (the screen as the task left it), else the end of the recording."""
     last = group[-1].t_end
     for m in markers:
-        if m.name == "task_end" and m.t >= last:
+        if m.name == "task_end" and last <= m.t < next_start:
             return float(m.t)
-    nxt = timeline.frame_after(last)
-    return nxt.t if nxt is not None else last
+        if m.t >= next_start:
+            break
+    return next_start - 1e-6 if next_start != float("inf") else float("inf")
 
 
 def _with_waits(actions: list[Action], timeline: Timeline, th: TaskThresholds) -> list[Action]:
@@ -211,7 +215,7 @@ def _stays(timeline: Timeline, idx: int, minimum: float) -> bool:
 
 
 def _observe(task_id: str, index: int, action: Action, timeline: Timeline, screen: tuple[int, int],
-             monitors: list[dict[str, Any]], frame: FrameRef | None = None) -> Step:
+             monitors: list[dict[str, Any]], frame: FrameRef | None = None, until: float | None = None) -> Step:
     if frame is None and action.type != "terminate":
         frame = timeline.frame_at_or_before(action.t_start)
     idx = timeline.focus_at(action.t_start)
@@ -219,7 +223,8 @@ def _observe(task_id: str, index: int, action: Action, timeline: Timeline, scree
     x, y = (action.x, action.y) if action.x is not None else (None, None)
     obs = Observation(frame, focus.app if focus else None, focus.title if focus else None,
                       focus.url if focus else None, focus.rect if focus else None, _target(frame, x, y))
-    after = timeline.frame_after(action.t_end) if action.type not in ("terminate", "wait") else None
+    # The frame after an action, for the did-anything-change check: never one from after the next action.
+    after = timeline.frame_after(action.t_end, until) if action.type not in ("terminate", "wait") else None
     step = Step(task_id, index, action, obs, screen, monitors, after_frame=after, flags=set(action.flags))
     if frame is None:
         step.flags.add("no_frame")

@@ -84,9 +84,10 @@ def write_hf(tasks: list[Task], out: Path, image_format: str, shard_bytes: int =
             name = image_name(task, step, image_format)
             row["image"] = {"bytes": step.image, "path": name} if step.image is not None else None
             size = len(step.image or b"") + 2048
-            if writer is not None and written + size > shard_bytes:
+            if written and written + size > shard_bytes:  # this shard is full: rows so far go in it
                 flush()
-                writer.close()
+                if writer is not None:
+                    writer.close()
                 writer, written = None, 0
             batch.append(row)
             written += size
