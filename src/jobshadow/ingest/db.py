@@ -7,8 +7,6 @@ reads. Times are stored as UTC epoch seconds (float) to stay portable.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import (
     Boolean,
     Column,
@@ -24,10 +22,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
-    event,
 )
 
-from jobshadow.govern.storage import sql_engine
+from jobshadow.govern.storage import sql_engine, sqlite_pragmas
 
 # Connections the collector keeps open: one per AnyIO worker thread (the limiter, see ingest.app)
 # plus the group-commit writer, the landing committer, the config watch and the pruner. With
@@ -158,15 +155,6 @@ def make_engine(url: str, pool_size: int = POOL_SIZE) -> Engine:
         return sql_engine(url, metadata)
     engine = create_engine(url, pool_size=pool_size, max_overflow=POOL_OVERFLOW, pool_timeout=60,
                            connect_args={"timeout": 30, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.close()
-
+    sqlite_pragmas(engine)
     metadata.create_all(engine)
     return engine

@@ -66,7 +66,7 @@ class H264Encoder:
                 raw = _crop_bgra(raw, width, height, self.width, self.height)
             if self._input is None:
                 self._input = av.VideoFrame(self.width, self.height, "bgra")
-            self._input.planes[0].update(raw)  # type: ignore[arg-type]  # any buffer works; stub says bytes
+            self._input.planes[0].update(raw)  # type: ignore[arg-type]  # any buffer works; the annotation says bytes
             src = self._input
         yuv = self._reformatter.reformat(src, format="yuv420p", interpolation=Interpolation.POINT)
         # Encode order is the only order x264 needs; real times travel in the frame metadata.
