@@ -1,24 +1,5 @@
-"""Fixtures: a live collector on loopback and enrolled devices."""
+"""Fixtures: the collector and enrolled device of tests/ingest (one definition for both suites)."""
 
-from __future__ import annotations
+from tests.ingest.conftest import collector, device
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from jobshadow.testing.fleet import FleetDevice, LiveCollector, enrol_device
-
-
-@pytest.fixture
-def collector(tmp_path: Path) -> Iterator[LiveCollector]:
-    c = LiveCollector(tmp_path / "server")
-    try:
-        yield c
-    finally:
-        c.stop()
-
-
-@pytest.fixture
-def device(collector: LiveCollector, tmp_path: Path) -> FleetDevice:
-    return enrol_device(collector, tmp_path / "device", "alice@example.com")
+__all__ = ["collector", "device"]
