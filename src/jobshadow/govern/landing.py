@@ -56,8 +56,19 @@ class LandingZone:
         return self.storage.landing_recipient.master_for(header)
 
     def store_blob(self, local: Path, name: str) -> str:
-        """Keep a verified, still-sealed upload in the object store; returns its URI."""
-        return self.storage.object_store.put_file(local, name)
+        """Keep a verified, still-sealed upload in the object store; returns its URI.
+
+        ``local`` is a staged upload that is fsynced and never written again, so a local store
+        links it rather than copying it.
+        """
+        return self.storage.object_store.put_file(local, name, immutable=True)
+
+    def store_blob_bytes(self, data: bytes, name: str) -> str:
+        """Keep a verified, still-sealed upload received in one request; returns its URI."""
+        return self.storage.object_store.put_bytes(data, name)
+
+    def delete_blob(self, name: str) -> None:
+        self.storage.object_store.delete(name)
 
     def refresh(self) -> Any:
         """Reload the table's current metadata (another process or thread may have committed)."""
