@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Ingest benchmark: N simulated devices upload concurrently to a real collector over loopback.
 
-The real ``jobshadow server start`` runs as its own process (uvicorn, one worker, SQLite control
+The real ``jobshadow server start`` runs as its own processes (a uvicorn supervisor and its
+worker processes, ``--workers``, by default one per core as the server chooses; SQLite control
 plane, Iceberg landing table, all under a temporary ``JOBSHADOW_HOME``). Simulated devices are
 real ones (see ``bench/ingest_device.py``): each has its own home, its own Ed25519 identity
 enrolled over HTTP with a one-time code, its own spool key, its own ``Uploader`` with its own
@@ -14,7 +15,8 @@ scope with a privacy review by a second person, activation), enrolment, writing 
 segments (a minute of recording each: 120 frames of random bytes, so incompressible like
 H.264, plus pointer and key events, a chunk flush every 0.5 s) and ``Uploader.prepare``
 (decrypt, hash, re-seal to the landing key). Timed: ``Uploader.deliver`` of every prepared
-segment (begin, signed 1 MiB chunk PUTs, complete; the server verifies the signature of every
+segment (as the uploader does: a segment up to ``--chunk-mb`` in one signed PUT, a larger one as
+begin, signed chunk PUTs, complete; the server verifies the signature of every
 request, stages, decrypts and checks the MCAP, stores the blob and commits the Iceberg row
 before it answers "landed").
 
@@ -43,7 +45,7 @@ files in the devices' spool, outbox and quarantine (acknowledged copies must be 
 
     python bench/ingest.py [--quick] [--devices 200] [--segments-per-device 2] [--segment-mb 2]
                            [--large-devices 32] [--large-segments-per-device 2] [--large-segment-mb 16]
-                           [--chunk-mb 1] [--procs 8] [--poll-devices 10000] [--poll-identities 200]
+                           [--chunk-mb 4] [--workers 0] [--procs 8] [--poll-devices 10000] [--poll-identities 200]
                            [--long-polls 0] [--json] [--keep DIR]
 
 Targets (two cores): >= 100 MB/s (judged on the fleet; the large scenario has its own verdict);
@@ -100,12 +102,14 @@ def server_env(home: Path, overrides: dict[str, str]) -> dict[str, str]:
 class Server:
     """``python -m jobshadow server start`` in its own process; its log goes to a file."""
 
-    def __init__(self, home: Path, overrides: dict[str, str]) -> None:
+    def __init__(self, home: Path, overrides: dict[str, str], workers: int = 0) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = home.parent / "server.log"
         self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "jobshadow", "server", "start", "--port", str(self.port)],
+        extra = ["--workers", str(workers)] if workers > 0 else []
+        self.proc = subprocess.Popen([sys.executable, "-m", "jobshadow", "server", "start", "--port", str(self.port),
+                                      *extra],
                                      env=server_env(home, overrides), stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while True:
@@ -137,7 +141,11 @@ class Server:
 
 
 class Sampler(threading.Thread):
-    """Samples the server's CPU seconds and RSS, and the whole machine's CPU, every second."""
+    """Samples the server's CPU seconds and RSS (supervisor and workers summed) and the machine's CPU, every second.
+
+    A worker that exits during a phase takes its CPU seconds with it; the collector's workers live
+    as long as the server.
+    """
 
     def __init__(self, pid: int, interval: float = 1.0) -> None:
         super().__init__(daemon=True)
@@ -146,15 +154,36 @@ class Sampler(threading.Thread):
         self.samples: list[tuple[float, float, float, float, float, float]] = []  # t, cpu_s, rss, busy, total, irq
         self.stop_flag = threading.Event()
 
+    def tree(self) -> list[int]:
+        """The server's supervisor and its worker processes (and theirs)."""
+        parents: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                    parents[int(entry.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+        tree, grew = {self.pid}, True
+        while grew:
+            more = {p for p, pp in parents.items() if pp in tree} - tree
+            tree |= more
+            grew = bool(more)
+        return sorted(tree)
+
     def sample(self) -> None:
+        cpu = rss = 0.0
         try:
-            stat = Path(f"/proc/{self.pid}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2:].split()
-            cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
-            rss = 0.0
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    rss = int(line.split()[1]) / 1024
+            for pid in self.tree():
+                try:
+                    stat = Path(f"/proc/{pid}/stat").read_text()
+                    fields = stat[stat.rindex(")") + 2:].split()
+                    cpu += (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                        if line.startswith("VmRSS:"):
+                            rss += int(line.split()[1]) / 1024
+                except (OSError, ValueError, IndexError):
+                    continue  # a process that just ended
             ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
         except (OSError, ValueError, IndexError):
             return
@@ -410,11 +439,14 @@ def read_server_log(path: Path) -> dict[str, Any]:
     statuses: Counter[str] = Counter()
     error_lines = 0
     clean = False
+    workers = None
     for line in path.read_text(errors="replace").splitlines():
         try:
             rec = json.loads(line)
         except ValueError:
             continue
+        if rec.get("event") == "listening" and workers is None:
+            workers = rec.get("workers")
         if rec.get("level") in ("ERROR", "CRITICAL"):
             error_lines += 1
         if isinstance(rec.get("status"), int) and rec["status"] >= 400:
@@ -422,7 +454,7 @@ def read_server_log(path: Path) -> dict[str, Any]:
         if str(rec.get("message", "")).startswith("Finished server process"):
             clean = True
     return {"error_responses": sum(statuses.values()), "error_response_kinds": dict(statuses.most_common(5)),
-            "error_log_lines": error_lines, "clean_shutdown": clean}
+            "error_log_lines": error_lines, "clean_shutdown": clean, "workers": workers}
 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -442,7 +474,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     codes = admin_setup(settings, [f"{h.name}@bench.example.org" for h in homes])
     admin_s = time.monotonic() - t
     code_of = dict(zip(homes, codes, strict=True))
-    server = Server(server_home, overrides)
+    server = Server(server_home, overrides, args.workers)
     chunk = int(args.chunk_mb * 2**20)
     scenarios = []
     try:
@@ -504,7 +536,7 @@ def word(ok: bool) -> str:
 def table(r: dict[str, Any]) -> str:
     v = verdicts(r)
     sc, p, srv = r["scenarios"], r["polls"], r["server"]
-    lines = [f"ingest benchmark: real collector (one uvicorn worker) on loopback, {r['cores']} cores; "
+    lines = [f"ingest benchmark: real collector ({srv['workers']} worker processes) on loopback, {r['cores']} cores; "
              "1 MB = 10^6 bytes", ""]
     for s in sc:
         lines.append(f"{s['scenario']}: {s['devices']} devices = {s['processes']} processes x <= "
@@ -624,7 +656,9 @@ def main() -> None:
                     help="large segment size in MB; 0 skips the scenario (default 16)")
     ap.add_argument("--large-segments-per-device", type=int, default=2,
                     help="segments each large-scenario device sends (default 2)")
-    ap.add_argument("--chunk-mb", type=float, default=1.0, help="upload chunk size in MiB (default 1, as the uploader)")
+    ap.add_argument("--chunk-mb", type=float, default=4.0, help="upload chunk size in MiB (default 4, as the uploader)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="collector worker processes (default 0: the server's default, one per core)")
     ap.add_argument("--procs", type=int, default=8, help="device worker processes (default 8)")
     ap.add_argument("--poll-devices", type=int, default=10_000, help="device polls to issue (default 10000)")
     ap.add_argument("--poll-identities", type=int, default=200, help="enrolled devices the polls rotate over")

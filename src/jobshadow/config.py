@@ -133,6 +133,9 @@ class ServerSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=
         "Landed segments are committed to the Iceberg landing table in micro-batches this often."))] = 250
     long_poll: Annotated[Duration, Meta(description=(
         "Longest a device's configuration poll is held open waiting for a change."))] = Duration(20)
+    workers: Annotated[int, Meta(ge=0, le=64, description=(
+        "Collector processes sharing the port (one Python process uses about one core); 0: one per "
+        "CPU core."))] = 0
 
 
 class GovernSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -190,7 +193,8 @@ class UploadSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=
         "A finished segment waits this long (e.g. 10m) before it may be uploaded, so its owner can "
         "delete it first."))] = Duration(600)
     chunk_bytes: Annotated[int, Meta(ge=16 * 1024, le=64 * 2**20, description=(
-        "Upload chunk size in bytes (each chunk is a separately signed, resumable request)."))] = 2**20
+        "Upload chunk size in bytes (each chunk is a separately signed, resumable request); a "
+        "segment no larger than this goes in a single request."))] = 4 * 2**20
     bandwidth_bytes_per_s: Annotated[int, Meta(ge=0, description=(
         "Upload bandwidth cap in bytes per second; 0 means no cap."))] = 4 * 2**20
     retry_initial: Annotated[Duration, Meta(description="First retry delay after a transient failure.")] = Duration(1)
@@ -329,6 +333,11 @@ def settings_dict(settings: Settings) -> dict[str, Any]:
     """Plain JSON-able form (``config show --json``)."""
     out: dict[str, Any] = msgspec.to_builtins(settings, enc_hook=_encode_extra)
     return out
+
+
+def settings_from_dict(data: dict[str, Any]) -> Settings:
+    """The inverse of ``settings_dict`` (a server hands its settings to its worker processes)."""
+    return msgspec.convert(data, Settings, strict=False, dec_hook=_decode_extra)
 
 
 def iter_fields(model: type[msgspec.Struct] = Settings, prefix: str = "") -> list[tuple[str, str, str]]:

@@ -87,7 +87,9 @@ def test_exactly_once_under_crashes_and_outage(tmp_path: Path) -> None:
     server_home, device_home = tmp_path / "server", tmp_path / "device"
     port = free_port()
     settings = load_settings(environ={"JOBSHADOW_HOME": str(server_home)})
-    server = Proc(["server", "start", "--port", str(port)], env_for(server_home), tmp_path / "server.log")
+    # Two worker processes whatever the core count: the lease and its take-over are crashed too.
+    server = Proc(["server", "start", "--port", str(port), "--workers", "2"], env_for(server_home),
+                  tmp_path / "server.log")
     server.start()
     wait_healthy(port)
 
@@ -113,7 +115,7 @@ def test_exactly_once_under_crashes_and_outage(tmp_path: Path) -> None:
     assert len(expected) == SEGMENTS
 
     uploader_env = env_for(device_home, JOBSHADOW_UPLOAD__AUTO_APPROVE_AFTER="0",
-                           JOBSHADOW_UPLOAD__BANDWIDTH_BYTES_PER_S="0", JOBSHADOW_UPLOAD__CHUNK_BYTES="65536",
+                           JOBSHADOW_UPLOAD__BANDWIDTH_BYTES_PER_S="0", JOBSHADOW_UPLOAD__CHUNK_BYTES="262144",
                            JOBSHADOW_UPLOAD__RETRY_INITIAL="0.2", JOBSHADOW_UPLOAD__RETRY_MAX="1",
                            JOBSHADOW_UPLOAD__POLL_TIMEOUT="2")
     uploader = Proc(["upload", "run"], uploader_env, tmp_path / "uploader.log")

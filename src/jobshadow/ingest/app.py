@@ -9,9 +9,11 @@ Access logs are structured and carry no content and no credentials (no bodies, n
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import logging
+import os
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -19,7 +21,15 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 import msgspec
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -44,7 +54,15 @@ WORKER_THREADS = 16
 
 
 class Metrics:
+    """The collector's Prometheus metrics.
+
+    With several worker processes (``PROMETHEUS_MULTIPROC_DIR`` set by ``server start``), each
+    writes its values to that folder and ``exposition`` sums them over the live workers, so a
+    scrape that reaches any worker sees the whole collector.
+    """
+
     def __init__(self) -> None:
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self.registry = CollectorRegistry()
         self.requests = Counter("jobshadow_requests_total", "HTTP requests", ["route", "status"],
                                 registry=self.registry)
@@ -53,9 +71,22 @@ class Metrics:
         self.bytes_in = Counter("jobshadow_upload_bytes_total", "upload bytes received", registry=self.registry)
         self.landed = Counter("jobshadow_segments_landed_total", "segments landed", registry=self.registry)
         self.rejected = Counter("jobshadow_rejections_total", "requests refused", ["code"], registry=self.registry)
-        self.config_version = Gauge("jobshadow_config_version", "control-plane version", registry=self.registry)
+        self.config_version = Gauge("jobshadow_config_version", "control-plane version", registry=self.registry,
+                                    multiprocess_mode="livemax")
         self.in_flight = Gauge("jobshadow_requests_in_flight", "requests being handled (long polls included)",
-                               registry=self.registry)
+                               registry=self.registry, multiprocess_mode="livesum")
+
+    def exposition(self) -> bytes:
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+
+    def close(self) -> None:
+        """This worker is stopping: its live gauges leave the sums."""
+        if self.multiprocess:
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 def error(status: int, code: str, message: str, retry_after: float | None = None) -> JSONResponse:
@@ -160,8 +191,10 @@ def create_app(settings: Settings, service: CollectorService | None = None, *,
         headers = {k.lower(): v for k, v in request.headers.items()}
 
         def run() -> T:
-            device = svc.authenticate(method, target, hashlib.sha256(body).hexdigest(), headers)
+            body_sha256 = hashlib.sha256(body).hexdigest()
+            device = svc.authenticate(method, target, body_sha256, headers)
             request.state.device_id = device.id
+            request.state.body_sha256 = body_sha256  # a one-request upload's payload hash
             return work(device, body)
 
         return await anyio.to_thread.run_sync(run)
@@ -170,7 +203,7 @@ def create_app(settings: Settings, service: CollectorService | None = None, *,
         return JSONResponse({"ok": True})
 
     async def metrics_route(request: Request) -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(schemas.openapi())
@@ -237,9 +270,7 @@ def create_app(settings: Settings, service: CollectorService | None = None, *,
 
         return JSONResponse(await signed(request, max_chunk, put))
 
-    async def complete(request: Request) -> Response:
-        upload_id = request.path_params["upload_id"]
-        result = await signed(request, JSON_LIMIT, lambda d, _: svc.complete_upload(d, upload_id))
+    async def landed(result: concurrent.futures.Future[dict[str, Any]] | dict[str, Any]) -> Response:
         if not isinstance(result, dict):
             try:
                 result = await asyncio.wait_for(asyncio.wrap_future(result), timeout=60)
@@ -248,6 +279,21 @@ def create_app(settings: Settings, service: CollectorService | None = None, *,
                                       retry_after=5) from None
         metrics.landed.inc()
         return JSONResponse(result)
+
+    async def complete(request: Request) -> Response:
+        upload_id = request.path_params["upload_id"]
+        return await landed(await signed(request, JSON_LIMIT, lambda d, _: svc.complete_upload(d, upload_id)))
+
+    async def put_segment(request: Request) -> Response:
+        content_hash = request.path_params["content_hash"]
+        segment_id = request.query_params.get("segment_id", "")
+
+        def work(device: Device, body: bytes) -> concurrent.futures.Future[dict[str, Any]] | dict[str, Any]:
+            out = svc.put_segment(device, content_hash, segment_id, body, request.state.body_sha256)
+            metrics.bytes_in.inc(len(body))
+            return out
+
+        return await landed(await signed(request, max_chunk, work))
 
     routes = [
         Route("/healthz", health, methods=["GET"]),
@@ -259,6 +305,7 @@ def create_app(settings: Settings, service: CollectorService | None = None, *,
         Route(f"{API}/uploads", begin_upload, methods=["POST"]),
         Route(f"{API}/uploads/{{upload_id}}", upload, methods=["GET", "PUT"]),
         Route(f"{API}/uploads/{{upload_id}}/complete", complete, methods=["POST"]),
+        Route(f"{API}/segments/{{content_hash}}", put_segment, methods=["PUT"]),
         *extra_routes,
     ]
 
@@ -290,6 +337,7 @@ def create_app(settings: Settings, service: CollectorService | None = None, *,
                 await anyio.to_thread.run_sync(close)
             if service is None:
                 await anyio.to_thread.run_sync(svc.close)
+            metrics.close()
 
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={RequestRejected: on_rejected, HTTPException: on_http, Exception: on_crash})

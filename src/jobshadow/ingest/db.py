@@ -142,6 +142,8 @@ landed = Table(
     Column("committed", Boolean, nullable=False, default=False),
     Column("landed_at", Float, nullable=False),
 )
+# The committer looks for rows not yet in the landing table: few, among every segment ever landed.
+Index("ix_landed_committed", landed.c.committed)
 
 
 def make_engine(url: str, pool_size: int = POOL_SIZE) -> Engine:
@@ -152,9 +154,15 @@ def make_engine(url: str, pool_size: int = POOL_SIZE) -> Engine:
     worker threads; connections are opened lazily, so a short-lived admin command opens one.
     """
     if not url.startswith("sqlite:///") or ":memory:" in url:
-        return sql_engine(url, metadata)
-    engine = create_engine(url, pool_size=pool_size, max_overflow=POOL_OVERFLOW, pool_timeout=60,
-                           connect_args={"timeout": 30, "check_same_thread": False})
-    sqlite_pragmas(engine)
-    metadata.create_all(engine)
+        engine = sql_engine(url, metadata)
+    else:
+        engine = create_engine(url, pool_size=pool_size, max_overflow=POOL_OVERFLOW, pool_timeout=60,
+                               connect_args={"timeout": 30, "check_same_thread": False})
+        sqlite_pragmas(engine)
+        metadata.create_all(engine)
+    # ``create_all`` adds indexes only with new tables; a database from an earlier version gets
+    # the ones added since here.
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
     return engine

@@ -134,6 +134,19 @@ def openapi() -> dict[str, Any]:
                             "schema": {"type": "string", "format": "binary"}}}},
                         "responses": {"200": {"description": "received", **_json("UploadState")},
                                       **_errors(400, 401, 403, 404, 409, 413, 503)}}},
+            f"{API}/segments/{{content_hash}}": {"put": {
+                "operationId": "putSegment",
+                "description": "A whole sealed segment no larger than the chunk limit, in one request: verified, "
+                               "stored and committed before the answer, like a completed resumable upload. "
+                               "Idempotent by content hash. Larger segments use POST /v1/uploads.",
+                "parameters": [{"name": "content_hash", "in": "path", "required": True,
+                                "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}, *signed,
+                               {"name": "segment_id", "in": "query", "required": True,
+                                "schema": {"type": "string", "pattern": "^[0-9A-Za-z_.-]{1,64}$"}}],
+                "requestBody": {"required": True, "content": {"application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"}}}},
+                "responses": {"200": {"description": "landed", **_json("UploadState")},
+                              **_errors(400, 401, 403, 413, 422, 503)}}},
             f"{API}/uploads/{{upload_id}}/complete": {"post": {
                 "operationId": "completeUpload", "parameters": [upload_id, *signed],
                 "responses": {"200": {"description": "landed", **_json("UploadState")},

@@ -7,7 +7,9 @@ the same database (so an admin on the server host needs no network API and no ad
 Guarantees kept here:
 
 * a segment lands exactly once (the landed table is keyed by the content hash) and is
-  acknowledged only after its blob is durable and its landing-table row is committed;
+  acknowledged only after its blob is durable and its landing-table row is committed — also
+  with several collector processes on one database: one at a time holds the commit lease
+  (``ingest.lease``) and commits every process's rows, the others watch for theirs;
 * nothing already accepted is affected by a bad request: uploads are staged per upload id and
   verified (size, payload hash, decryption, MCAP structure, content hash) before they count;
 * a scope cannot be activated without an approved, unexpired privacy review of its exact version;
@@ -28,11 +30,11 @@ import secrets
 import threading
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import zstandard
 from mcap.records import Chunk, Footer, Metadata
@@ -45,8 +47,9 @@ from jobshadow.crypto.sealed import SealedReader
 from jobshadow.errors import JobshadowError, RequestRejected
 from jobshadow.govern.consent import ConsentMirror
 from jobshadow.govern.landing import Committer, LandingZone
-from jobshadow.govern.storage import Storage
+from jobshadow.govern.storage import Storage, drop_cached
 from jobshadow.ingest import db
+from jobshadow.ingest.lease import Lease, staged_lock
 from jobshadow.ingest.writer import GroupCommit, insert_new
 from jobshadow.protocol import H_DEVICE, H_NONCE, H_SIGNATURE, H_TIMESTAMP, STREAMS, verify_signature
 from jobshadow.segment.format import META_END, META_SEGMENT
@@ -133,11 +136,11 @@ class CollectorService:
         self.engine = db.make_engine(self.storage.database_url)
         # Writes on the request path (nonces, activity times, uploads, landed rows) share one
         # transaction per round on one thread (see ingest.writer).
-        self.writes = GroupCommit(self.engine)
+        sqlite_file = self.storage.database_url.startswith("sqlite:///") and ":memory:" not in self.storage.database_url
+        self.writes = GroupCommit(self.engine, lock_path=self.storage.paths.root / "control-plane.write.lock"
+                                  if sqlite_file else None)
         self.landing = LandingZone(self.storage)
         self._committer: Committer | None = None
-        self._upload_locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
         # Landed rows waiting for their Iceberg commit, by content hash: a retried or concurrent
         # completion of the same content waits on the same commit instead of submitting it again.
         self._inflight: dict[str, concurrent.futures.Future[str]] = {}
@@ -150,11 +153,91 @@ class CollectorService:
                                                       changed_by="install"))
             if c.execute(select(db.config_version.c.id)).first() is None:
                 c.execute(insert(db.config_version).values(id=1, version=1))
+        # Landing-table commits: with ``committer`` this process takes part in the lease (see
+        # ingest.lease); the holder commits every process's landed rows, the others wait for the
+        # rows they recorded to show up as committed. Without it (admin tools), commits are inline.
+        self._lease: Lease | None = None
+        self._waiting: dict[str, list[tuple[concurrent.futures.Future[dict[str, Any]], str, Any]]] = {}
+        self._waiting_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._coordinator: threading.Thread | None = None
         if committer:
-            self._committer = Committer(self.landing, settings.server.commit_interval_ms / 1000.0,
-                                        self._mark_committed, self._mark_batch)
-            self.recover()
-            self._committer.start()
+            self._lease = Lease(self.storage.paths.root / "committer.lock")
+            self._take_lease()
+            self._coordinator = threading.Thread(target=self._coordinate, name="landing-coordinator", daemon=True)
+            self._coordinator.start()
+
+    @property
+    def commits_here(self) -> bool:
+        """Whether this process appends landed rows to the landing table (holds the lease)."""
+        return self._committer is not None
+
+    def _take_lease(self) -> bool:
+        assert self._lease is not None
+        if self._committer is not None or not self._lease.try_acquire():
+            return self._committer is not None
+        committer = Committer(self.landing, self.settings.server.commit_interval_ms / 1000.0,
+                              self._mark_committed, self._mark_batch)
+        self._committer = committer
+        self.recover()
+        committer.start()
+        log.info("this collector process commits to the landing table", extra={"fields": {"pid": os.getpid()}})
+        return True
+
+    def _coordinate(self) -> None:
+        """Take over the lease when its holder is gone; settle this process's waiting uploads;
+        as the holder, pick up rows recorded by other processes."""
+        interval = self.settings.server.commit_interval_ms / 1000.0
+        last_try = last_sweep = 0.0
+        while not self._stop.wait(min(0.05, interval)):
+            try:
+                t = time.monotonic()
+                if self._committer is None and t - last_try >= 1.0:
+                    last_try = t
+                    self._take_lease()
+                if self._committer is not None and t - last_sweep >= interval:
+                    last_sweep = t
+                    self._sweep()
+                self._settle_waiting()
+            except Exception:  # thread boundary: the database may be briefly locked
+                log.warning("landing coordination failed; retrying", exc_info=True)
+                self._stop.wait(0.5)
+
+    def _sweep(self) -> None:
+        """Submit uncommitted landed rows that no request of this process submitted."""
+        with self.engine.connect() as c:
+            pending = c.execute(select(db.landed.c.content_hash, db.landed.c.upload_id, db.landed.c.row)
+                                .where(db.landed.c.committed.is_(False)).limit(2000)).all()
+        for r in pending:
+            with self._inflight_lock:
+                known = r.content_hash in self._inflight
+            if not known:
+                self._await_commit(r.content_hash, json.loads(r.row), r.upload_id)
+
+    def _settle_waiting(self) -> None:
+        """Answer uploads recorded here whose rows another process committed."""
+        with self._waiting_lock:
+            hashes = list(self._waiting)
+        done: set[str] = set()
+        for i in range(0, len(hashes), 500):
+            part = hashes[i:i + 500]
+            with self.engine.connect() as c:
+                done.update(str(h) for (h,) in c.execute(select(db.landed.c.content_hash).where(
+                    db.landed.c.content_hash.in_(part), db.landed.c.committed.is_(True))).all())
+        with self._waiting_lock:
+            for h in hashes:
+                waiters = self._waiting.get(h, [])
+                if h in done:
+                    self._waiting.pop(h, None)
+                else:  # a request that gave up (timed out) cancels its future
+                    waiters[:] = [w for w in waiters if not w[0].cancelled()]
+                    if not waiters:
+                        self._waiting.pop(h, None)
+                    continue
+                for fut, upload_id, size in waiters:
+                    if fut.set_running_or_notify_cancel():
+                        fut.set_result({"upload_id": upload_id, "state": "landed", "received": size,
+                                        "content_hash": h})
 
     @functools.cached_property
     def consent_mirror(self) -> ConsentMirror:
@@ -163,8 +246,13 @@ class CollectorService:
     def close(self) -> None:
         if "consent_mirror" in self.__dict__:
             self.consent_mirror.close()
+        self._stop.set()
+        if self._coordinator is not None:
+            self._coordinator.join(10)
         if self._committer is not None:
             self._committer.stop()
+        if self._lease is not None:
+            self._lease.release()
         self.writes.stop()
         with self._audit_lock:
             if self._audit is not None:
@@ -550,16 +638,6 @@ class CollectorService:
         self._staging(upload_id).touch(mode=0o600)
         return {"upload_id": upload_id, "state": "open", "received": 0}
 
-    def _upload_lock(self, upload_id: str) -> threading.Lock:
-        """One lock per upload: concurrent PUTs at the same offset must not both append."""
-        with self._locks_guard:
-            lock = self._upload_locks.get(upload_id)
-            if lock is None:
-                if len(self._upload_locks) > 10_000:
-                    self._upload_locks = {k: v for k, v in self._upload_locks.items() if v.locked()}
-                lock = self._upload_locks[upload_id] = threading.Lock()
-            return lock
-
     def _received(self, upload_id: str) -> int:
         p = self._staging(upload_id)
         return p.stat().st_size if p.exists() else 0
@@ -590,15 +668,22 @@ class CollectorService:
         if len(data) > self.settings.server.max_chunk_bytes:
             raise RequestRejected(413, "chunk_too_large",
                                   f"chunks are at most {self.settings.server.max_chunk_bytes} bytes")
-        with self._upload_lock(upload_id):
-            path = self._staging(upload_id)
-            received = path.stat().st_size if path.exists() else 0
+        with staged_lock(self._staging(upload_id), os.O_WRONLY | os.O_APPEND) as fd:
+            if fd is None:
+                # Landed meanwhile (another upload of the same content) or dropped: the state says
+                # which. Still open means the staged bytes were lost: start again from offset 0.
+                status = self.upload_status(device, upload_id)
+                if status["state"] == "open":
+                    self._staging(upload_id).touch(mode=0o600)
+                return status
+            received = os.fstat(fd).st_size
             if offset != received:
                 raise RequestRejected(409, "offset_mismatch", f"expected offset {received}", retry_after=None)
             if received + len(data) > row.size:
                 raise RequestRejected(400, "too_much_data", "chunk goes past the declared size")
-            with path.open("ab") as fh:
-                fh.write(data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
             received += len(data)
         # Only ``expire_uploads`` (days) reads this: written with the next group commit, unawaited.
         self.writes.touch(db.uploads, db.uploads.c.id, db.uploads.c.updated_at, upload_id, now())
@@ -615,53 +700,136 @@ class CollectorService:
         with self.engine.connect() as c:
             self._upload_allowed(c, device)
             row = self._open_upload(c, device, upload_id)
-        with self._upload_lock(upload_id), self.engine.connect() as c:
-            row = self._open_upload(c, device, upload_id)
-            landed = c.execute(select(db.landed).where(db.landed.c.content_hash == row.content_hash)).first()
+        # Held until the landed row is recorded: a retried completion (on any thread or process)
+        # waits here, then finds the row and waits for the same commit.
+        with staged_lock(self._staging(upload_id), os.O_RDONLY) as fd:
+            with self.engine.connect() as c:
+                row = self._open_upload(c, device, upload_id)
+                landed = c.execute(select(db.landed).where(db.landed.c.content_hash == row.content_hash)).first()
+            if landed is not None:
+                if landed.committed:
+                    self._finish_staging(upload_id, row)
+                    return {"upload_id": upload_id, "state": "landed", "received": row.size,
+                            "content_hash": row.content_hash}
+                return self._await_commit(landed.content_hash, json.loads(landed.row), upload_id)
+            if row.state == "rejected":
+                raise RequestRejected(422, "upload_rejected", row.reason or "upload was rejected")
+            received = os.fstat(fd).st_size if fd is not None else 0
+            if received != row.size:
+                raise RequestRejected(409, "incomplete", f"received {received} of {row.size} bytes")
+            assert fd is not None  # row.size > 0, so some bytes were staged
+            try:
+                info = self._verify(fd, row)
+            except RequestRejected as exc:
+                self.writes.call(functools.partial(_update_upload, upload_id, state="rejected",
+                                                   reason=str(exc)[:500], updated_at=now()))
+                self._staging(upload_id).unlink(missing_ok=True)
+                raise
+            blob_name = _blob_name(upload_id)
+            try:
+                blob_uri = self.landing.store_blob(self._staging(upload_id), blob_name)
+            except FileNotFoundError:
+                # Another upload of the same content landed while this one was verified, and
+                # its commit removed these staged bytes: that landing stands for this one too.
+                with self.engine.connect() as c:
+                    landed = c.execute(select(db.landed).where(
+                        db.landed.c.content_hash == row.content_hash)).first()
+                if landed is None:
+                    raise
+                return self._await_commit(landed.content_hash, json.loads(landed.row), upload_id)
+            drop_cached(fd)  # the verified bytes are now the blob's (see ObjectStore.put_file)
+            return self._land(device, upload_id, row.content_hash, row.payload_sha256, row.segment_id, row.size,
+                              info, blob_name, blob_uri)
+
+    def put_segment(self, device: Device, content_hash: str, segment_id: str, payload: bytes,
+                    payload_sha256: str) -> concurrent.futures.Future[dict[str, Any]] | dict[str, Any]:
+        """Land a whole segment received in one request (one no larger than a chunk).
+
+        Most segments are a few MB: one signed request instead of begin, chunks and complete.
+        The request's signature covers ``payload_sha256`` (the body's hash), so transit damage
+        is already excluded; the payload is verified in memory as a completion verifies staged
+        bytes, stored as a blob and recorded like any landed upload. Idempotent by content hash:
+        a retry after a lost answer gets "landed" again and lands nothing twice.
+        """
+        if not _HEX64.match(content_hash or ""):
+            raise RequestRejected(400, "invalid_hash", "the content hash must be 64 lower-case hex characters")
+        if not isinstance(segment_id, str) or not re.fullmatch(r"[0-9A-Za-z_.-]{1,64}", segment_id):
+            raise RequestRejected(400, "invalid_segment_id", "malformed segment id")
+        if not payload:
+            raise RequestRejected(400, "empty_body", "the sealed segment is the request body")
+        limit = min(self.settings.server.max_chunk_bytes, self.settings.server.max_segment_bytes)
+        if len(payload) > limit:
+            raise RequestRejected(413, "too_large", f"a segment larger than {limit} bytes goes in a resumable "
+                                                    "upload (POST /v1/uploads)")
+        with self.engine.connect() as c:
+            self._upload_allowed(c, device)
+            landed = c.execute(select(db.landed).where(db.landed.c.content_hash == content_hash)).first()
         if landed is not None:
             if landed.committed:
-                self._finish_staging(upload_id, row)
-                return {"upload_id": upload_id, "state": "landed", "content_hash": row.content_hash}
-            return self._await_commit(landed.content_hash, json.loads(landed.row), upload_id, row)
-        if row.state == "rejected":
-            raise RequestRejected(422, "upload_rejected", row.reason or "upload was rejected")
-        path = self._staging(upload_id)
-        received = path.stat().st_size if path.exists() else 0
-        if received != row.size:
-            raise RequestRejected(409, "incomplete", f"received {received} of {row.size} bytes")
-        try:
-            info = self._verify(path, row)
-        except RequestRejected as exc:
-            self.writes.call(functools.partial(_update_upload, upload_id, state="rejected",
-                                               reason=str(exc)[:500], updated_at=now()))
-            path.unlink(missing_ok=True)
-            raise
-        blob_name = f"landing/{datetime.now(UTC):%Y/%m/%d}/{upload_id}.sealed"
-        blob_uri = self.landing.store_blob(path, blob_name)
+                return {"upload_id": landed.upload_id, "state": "landed", "received": len(payload),
+                        "content_hash": content_hash}
+            return self._await_commit(content_hash, json.loads(landed.row), landed.upload_id)
+        info = verify_sealed_segment(io.BytesIO(payload), self.landing.key_for, payload_sha256, content_hash,
+                                     segment_id)
+        upload_id = secrets.token_hex(16)
+        blob_name = _blob_name(upload_id)
+        blob_uri = self.landing.store_blob_bytes(payload, blob_name)
+        t = now()
+        upload = dict(id=upload_id, device_id=device.id, content_hash=content_hash, payload_sha256=payload_sha256,
+                      size=len(payload), segment_id=segment_id, state="open", created_at=t, updated_at=t)
+        return self._land(device, upload_id, content_hash, payload_sha256, segment_id, len(payload), info,
+                          blob_name, blob_uri, upload=upload)
+
+    def _land(self, device: Device, upload_id: str, content_hash: str, payload_sha256: str, segment_id: str,
+              size: int, info: dict[str, Any], blob_name: str, blob_uri: str,
+              upload: dict[str, Any] | None = None) -> concurrent.futures.Future[dict[str, Any]]:
+        """Record a verified, stored upload as landed and wait for its landing-table commit.
+
+        ``upload``: the upload's row, for a segment that arrived in one request and has none yet;
+        it is written in the same transaction as the landed row.
+        """
         scope = self.active_scope() or {}
         landed_row = {
-            "content_hash": row.content_hash, "payload_sha256": row.payload_sha256, "device_id": device.id,
-            "person_id": device.person_id, "segment_id": row.segment_id, "session_id": info.get("session_id"),
-            "blob_uri": blob_uri, "size_bytes": row.size, "landed_at": datetime.now(UTC).isoformat(),
+            "content_hash": content_hash, "payload_sha256": payload_sha256, "device_id": device.id,
+            "person_id": device.person_id, "segment_id": segment_id, "session_id": info.get("session_id"),
+            "blob_uri": blob_uri, "size_bytes": size, "landed_at": datetime.now(UTC).isoformat(),
             "started_at": info.get("started"), "ended_at": info.get("ended"),
             "schema_version": info["schema_version"], "quarantined": False,
             "scope_name": scope.get("name"), "scope_version": scope.get("version"),
             "purposes": json.dumps(scope.get("purposes", [])), "retention_days": scope.get("retention_days"),
         }
-        # A duplicate key means another upload of the same content won the race; its commit is
-        # awaited below like ours would be (the committer appends the row recorded here).
-        landed_values = dict(content_hash=row.content_hash, upload_id=upload_id, device_id=device.id,
+        landed_values = dict(content_hash=content_hash, upload_id=upload_id, device_id=device.id,
                              person_id=device.person_id, blob_name=blob_name, row=json.dumps(landed_row),
                              committed=False, landed_at=now())
-        self.writes.call(functools.partial(_insert_new, db.landed, ("content_hash",), landed_values))
-        return self._await_commit(row.content_hash, landed_row, upload_id, row)
 
-    def _await_commit(self, content_hash: str, landed_row: dict[str, Any], upload_id: str,
-                      row: Any) -> concurrent.futures.Future[dict[str, Any]]:
+        def record(c: Any) -> bool:
+            if upload is not None:
+                _insert(db.uploads, upload, c)
+            return _insert_new(db.landed, ("content_hash",), landed_values, c)
+
+        if not self.writes.call(record):
+            # Another upload of the same content was recorded first (a device that re-sealed after
+            # a crash, or a retry racing the original): that one's blob is the landed one, and its
+            # commit is awaited below like ours would be. Ours is removed unless it is that one.
+            with self.engine.connect() as c:
+                kept = c.execute(select(db.landed.c.blob_name).where(
+                    db.landed.c.content_hash == content_hash)).scalar_one_or_none()
+            if kept != blob_name:
+                self.landing.delete_blob(blob_name)
+        return self._await_commit(content_hash, landed_row, upload_id)
+
+    def _await_commit(self, content_hash: str, landed_row: dict[str, Any],
+                      upload_id: str) -> concurrent.futures.Future[dict[str, Any]]:
         out: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
-        if self._committer is None:
+        size = landed_row.get("size_bytes")
+        if self._lease is None:
             self._commit_rows([landed_row])
-            out.set_result({"upload_id": upload_id, "state": "landed", "content_hash": content_hash})
+            out.set_result({"upload_id": upload_id, "state": "landed", "received": size, "content_hash": content_hash})
+            return out
+        if self._committer is None:
+            # Another process holds the lease and commits this row; its commit is watched for.
+            with self._waiting_lock:
+                self._waiting.setdefault(content_hash, []).append((out, upload_id, size))
             return out
         # Concurrent or retried completions of one content share one submission. Exactly-once does
         # not rest on this map: the committer's ``_mark_batch`` leaves out rows already committed
@@ -683,7 +851,7 @@ class CollectorService:
                 out.set_exception(RequestRejected(503, "commit_pending", "landing commit failed; retry",
                                                   retry_after=5))
                 return
-            out.set_result({"upload_id": upload_id, "state": "landed", "content_hash": content_hash})
+            out.set_result({"upload_id": upload_id, "state": "landed", "received": size, "content_hash": content_hash})
 
         fut.add_done_callback(done)
         return out
@@ -693,7 +861,7 @@ class CollectorService:
             self._inflight.pop(content_hash, None)
 
     def _commit_rows(self, rows: list[dict[str, Any]]) -> None:
-        assert self._committer is None
+        assert self._lease is None
         import uuid
 
         bid = uuid.uuid4().hex
@@ -798,23 +966,13 @@ class CollectorService:
                 self._committer.commit_now(table_rows, batch_id=bid)
         return len(pending)
 
-    def _verify(self, path: Path, row: Any) -> dict[str, Any]:
+    def _verify(self, fd: int, row: Any) -> dict[str, Any]:
         """Payload hash, decryption, MCAP structure and content hash of a fully received upload."""
-        with path.open("rb") as fh:
-            os.fsync(fh.fileno())
-            h = hashlib.sha256()
-            while chunk := fh.read(4 * 2**20):
-                h.update(chunk)
-        if h.hexdigest() != row.payload_sha256:
-            raise RequestRejected(422, "payload_hash_mismatch", "the payload does not match its declared SHA-256")
-        try:
-            with path.open("rb") as fh:
-                reader = SealedReader(fh, self.landing.key_for, name="upload")
-                return check_segment(reader, row.content_hash, row.segment_id)
-        except RequestRejected:
-            raise
-        except JobshadowError as exc:
-            raise RequestRejected(422, "not_decryptable", f"payload does not decrypt: {exc}") from None
+        os.fsync(fd)  # the blob store links these bytes: they must be on disk
+        with open(os.dup(fd), "rb") as fh:
+            fh.seek(0)
+            return verify_sealed_segment(fh, self.landing.key_for, row.payload_sha256, row.content_hash,
+                                         row.segment_id)
 
     def landed_rows(self) -> list[dict[str, Any]]:
         return self.landing.scan_rows()
@@ -830,6 +988,8 @@ class CollectorService:
 
 
 class _Hashing(io.RawIOBase):
+    """Hashes the bytes read through it (the MCAP plaintext, for the content hash)."""
+
     def __init__(self, inner: io.RawIOBase) -> None:
         super().__init__()
         self.inner = inner
@@ -839,11 +999,51 @@ class _Hashing(io.RawIOBase):
         return True
 
     def readinto(self, b: Any) -> int:
-        data = self.inner.read(len(b))
-        n = len(data)
-        b[:n] = data
-        self.sha.update(data)
+        n = self.inner.readinto(b) or 0
+        self.sha.update(memoryview(b)[:n])
         return n
+
+
+class _Digesting:
+    """A binary source that hashes what is read from it (the sealed payload, in the same pass)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.sha = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.sha.update(data)
+        return data
+
+    def hexdigest(self) -> str:
+        """The hash of everything, including what the reader did not get to."""
+        while data := self.raw.read(4 * 2**20):
+            self.sha.update(data)
+        return self.sha.hexdigest()
+
+
+def verify_sealed_segment(raw: BinaryIO, key_for: Callable[[Any], bytes], payload_sha256: str, content_hash: str,
+                          segment_id: str) -> dict[str, Any]:
+    """One pass over a sealed upload: its payload hash, decryption, MCAP structure and content hash.
+
+    A payload that is not what its hash says is reported as such (damaged in transit) before
+    any complaint about what it decrypts to.
+    """
+    src = _Digesting(raw)
+    try:
+        reader = SealedReader(src, key_for, name="upload")  # type: ignore[arg-type]
+        info = check_segment(reader, content_hash, segment_id)
+    except (RequestRejected, JobshadowError) as exc:
+        if src.hexdigest() != payload_sha256:
+            raise RequestRejected(422, "payload_hash_mismatch",
+                                  "the payload does not match its declared SHA-256") from None
+        if isinstance(exc, RequestRejected):
+            raise
+        raise RequestRejected(422, "not_decryptable", f"payload does not decrypt: {exc}") from None
+    if src.hexdigest() != payload_sha256:
+        raise RequestRejected(422, "payload_hash_mismatch", "the payload does not match its declared SHA-256")
+    return info
 
 
 def check_segment(plaintext: io.RawIOBase, content_hash: str, segment_id: str) -> dict[str, Any]:
@@ -925,6 +1125,10 @@ def _insert(table: Any, values: dict[str, Any], c: Any) -> None:
 
 def _update_upload(upload_id: str, c: Any, **values: Any) -> None:
     c.execute(update(db.uploads).where(db.uploads.c.id == upload_id).values(**values))
+
+
+def _blob_name(upload_id: str) -> str:
+    return f"landing/{datetime.now(UTC):%Y/%m/%d}/{upload_id}.sealed"
 
 
 def _row_for_table(r: dict[str, Any]) -> dict[str, Any]:

@@ -6,10 +6,11 @@ delete it before that). Delivery has three durable steps, so any crash resumes w
 1. **prepare** — authenticate and decrypt the spool segment, hash its MCAP bytes (the content
    hash, the segment's identity everywhere) and re-seal it to the landing service's public key
    in ``spool/outbox/`` (atomic rename); only the landing service can open the result;
-2. **upload** — resumable chunks (each a separately signed request) from the offset the
-   collector reports, within the bandwidth cap;
-3. **complete** — the collector verifies and commits; only its "landed" answer deletes the spool
-   segment and the outbox copy.
+2. **upload** — a segment no larger than ``chunk_bytes`` (most are) goes in one signed request
+   that the collector verifies and commits before it answers; a larger one goes in resumable
+   chunks (each a separately signed request) from the offset the collector reports, then
+3. **complete** — the collector verifies and commits. Either way, only the collector's "landed"
+   answer deletes the spool segment and the outbox copy. Everything is within the bandwidth cap.
 
 Network errors and 408/425/429/5xx are retried with exponential backoff and full jitter
 (honouring Retry-After). Any other 4xx is final: the segment moves to ``spool/quarantine/``
@@ -43,6 +44,8 @@ from jobshadow.upload.client import CollectorClient, Transient
 from jobshadow.upload.identity import DeviceIdentity
 
 log = logging.getLogger(__name__)
+
+MIN_CHUNK = 16 * 1024  # the smallest ``upload.chunk_bytes``; a collector refusing these is broken
 
 
 @dataclass
@@ -206,6 +209,10 @@ class Uploader:
     # --- deliver ----------------------------------------------------------------------------------------
     def deliver(self, item: OutboxItem, stop: threading.Event | None = None) -> None:
         """Upload one prepared item until the collector says it landed; then delete local copies."""
+        if item.size <= self.settings.chunk_bytes and self._deliver_whole(item, stop):
+            self._forget(item)
+            self.stats.landed += 1
+            return
         _, _, begin = self.client.json("POST", f"{API}/uploads", {
             "content_hash": item.content_hash, "payload_sha256": item.payload_sha256,
             "size": item.size, "segment_id": item.segment_id})
@@ -215,10 +222,7 @@ class Uploader:
             chunk = self.settings.chunk_bytes
             with item.payload_path(self.outbox).open("rb") as fh:
                 while offset < item.size:
-                    if stop is not None and stop.is_set():
-                        raise Transient("stopping")
-                    if not self.allowed():
-                        raise Transient("uploads are paused by the programme or consent")
+                    self._check_running(stop)
                     fh.seek(offset)
                     data = fh.read(chunk)
                     self.throttle.take(len(data), stop)
@@ -226,6 +230,10 @@ class Uploader:
                         _, _, out = self.client.json("PUT", f"{API}/uploads/{upload_id}", query=f"offset={offset}",
                                                      body_bytes=data)
                     except RequestRejected as exc:
+                        if exc.status == 413 and chunk > MIN_CHUNK:
+                            # This collector takes smaller chunks than configured here: halve and resend.
+                            chunk = max(MIN_CHUNK, chunk // 2)
+                            continue
                         if exc.code != "offset_mismatch":
                             raise
                         _, _, out = self.client.json("GET", f"{API}/uploads/{upload_id}")
@@ -238,6 +246,33 @@ class Uploader:
                 raise Transient(f"collector reports upload {done['state']}")
         self._forget(item)
         self.stats.landed += 1
+
+    def _deliver_whole(self, item: OutboxItem, stop: threading.Event | None) -> bool:
+        """One request for a small segment; False if this collector wants a resumable upload.
+
+        A collector with a lower chunk limit answers 413, one that predates the route 404 or
+        405: the caller falls back to begin, chunks and complete. Other refusals are final.
+        """
+        self._check_running(stop)
+        data = item.payload_path(self.outbox).read_bytes()
+        self.throttle.take(len(data), stop)
+        try:
+            _, _, out = self.client.json("PUT", f"{API}/segments/{item.content_hash}",
+                                         query=f"segment_id={item.segment_id}", body_bytes=data)
+        except RequestRejected as exc:
+            if exc.status in (404, 405, 413):
+                return False
+            raise
+        self.stats.bytes_sent += len(data)
+        if not isinstance(out, dict) or out.get("state") != "landed":
+            raise Transient("the collector did not confirm the segment landed")
+        return True
+
+    def _check_running(self, stop: threading.Event | None) -> None:
+        if stop is not None and stop.is_set():
+            raise Transient("stopping")
+        if not self.allowed():
+            raise Transient("uploads are paused by the programme or consent")
 
     def _forget(self, item: OutboxItem) -> None:
         src = Path(item.source)
