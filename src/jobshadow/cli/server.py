@@ -17,6 +17,7 @@ from jobshadow.cli.serving import (
     configure_logging,
     connection_limits,
     metrics_dir,
+    prepare_state,
     worker_count,
 )
 from jobshadow.config import settings_dict
@@ -55,6 +56,7 @@ def start(app: AppContext, host: str | None, port: int | None, workers: int | No
     if n == 1:
         uvicorn.run(build_app(settings, in_flight), **options)
         return
+    prepare_state(settings)
     os.environ.update({ENV_SETTINGS: json.dumps(settings_dict(settings)), ENV_IN_FLIGHT: str(in_flight),
                        ENV_SUPERVISOR: str(os.getpid()), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir(settings))})
     uvicorn.run("jobshadow.cli.serving:worker_app", factory=True, workers=n, **options)

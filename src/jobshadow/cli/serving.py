@@ -108,6 +108,21 @@ def build_app(settings: Settings, in_flight: int) -> Any:
     return asgi
 
 
+def prepare_state(settings: Settings) -> None:
+    """Create the control-plane tables and the landing key before any worker starts.
+
+    Workers start at the same moment; on a fresh home each would otherwise create tables and
+    first rows side by side (and lose the race with a constraint error).
+    """
+    from jobshadow.ingest.service import CollectorService
+
+    svc = CollectorService(settings)
+    try:
+        _ = svc.landing.public_key
+    finally:
+        svc.close()
+
+
 def worker_app() -> Any:
     """Entry point of one worker process (``uvicorn`` factory), with the supervisor's settings."""
     _die_with_supervisor()

@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from jobshadow.errors import JobshadowError, StateError
-from jobshadow.home import write_private
+from jobshadow.home import create_private
 
 # v2 binds the context with length-prefixed fields; v1 (joined with \x1f) is still opened.
 BLOCK_VERSION = b"\x02"
@@ -60,7 +60,7 @@ class FileKEK:
 
     def __init__(self, path: Path) -> None:
         if not path.exists():
-            write_private(path, os.urandom(32))
+            create_private(path, os.urandom(32))
         if path.stat().st_mode & 0o077:
             raise StateError(f"{path} is readable by other users; fix with: chmod 600 {path}")
         raw = path.read_bytes()

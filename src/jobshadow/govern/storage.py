@@ -20,7 +20,7 @@ import fsspec
 from jobshadow.config import Settings
 from jobshadow.crypto.recipients import Recipient
 from jobshadow.errors import StateError
-from jobshadow.home import write_private
+from jobshadow.home import create_private
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -142,7 +142,7 @@ class Storage:
         path = self.paths.keys / "landing.key"
         with self._lock:
             if not path.exists():
-                write_private(path, Recipient.generate().private_raw())
+                create_private(path, Recipient.generate().private_raw())
             raw = _read_private(path)
         if len(raw) != 32:
             raise StateError(f"{path} is damaged")
@@ -170,7 +170,7 @@ class Storage:
         path = self.paths.keys / "pseudonym.key"
         with self._lock:
             if not path.exists():
-                write_private(path, os.urandom(32))
+                create_private(path, os.urandom(32))
             raw = _read_private(path)
         if len(raw) != 32:
             raise StateError(f"{path} is damaged")
