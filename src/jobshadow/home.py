@@ -124,8 +124,12 @@ def create_private(path: Path, data: bytes) -> None:
         os.link(tmp, path)
     except FileExistsError:
         pass
+    except OSError:  # a filesystem without hard links: a narrower window, no worse than before
+        if not path.exists():
+            os.replace(tmp, path)
     finally:
-        os.unlink(tmp)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
     dfd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dfd)

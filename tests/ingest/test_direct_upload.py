@@ -204,3 +204,33 @@ def test_a_collector_with_a_lower_limit_gets_smaller_chunks(tmp_path: Path) -> N
         assert [r["segment_id"] for r in collector.service.landed_rows()] == [seg.id]
     finally:
         collector.stop()
+
+
+@pytest.mark.parametrize(("meta", "end"), [
+    ({"schema_version": 5_000_000_000}, "2026-11-22T10:01:00+00:00"),
+    ({"schema_version": "1"}, "2026-11-22T10:01:00+00:00"),
+    ({"session_id": {"nested": 1}}, "2026-11-22T10:01:00+00:00"),
+    ({"started": "yesterday"}, "2026-11-22T10:01:00+00:00"),
+    ({}, 12345),
+])
+def test_metadata_the_landing_table_cannot_hold_is_refused(collector: LiveCollector, device: FleetDevice,
+                                                           client: CollectorClient, meta: dict[str, Any],
+                                                           end: Any) -> None:
+    """A device controls its segment's metadata; a value the landing table cannot hold would fail
+    every Iceberg append it is part of, holding back other devices' segments with it."""
+    import io
+
+    from jobshadow.records import MouseMove
+    from jobshadow.segment.writer import SegmentWriter
+
+    buf = io.BytesIO()
+    w = SegmentWriter(buf, {"segment_id": "seg-meta", "session_id": "abcdef", "schema_version": 1,
+                            "started": "2026-11-22T10:00:00+00:00", "wall_offset": 1.7e9, **meta})
+    w.write(MouseMove(1.0, 10, 10))
+    w.finish({"finished_by": "stop", "ended": end})
+    plain = buf.getvalue()
+    payload = seal_bytes(plain, device.identity.landing_public_key, "seg-meta")
+    with pytest.raises(RequestRejected) as exc:
+        put(client, payload, hashlib.sha256(plain).hexdigest(), "seg-meta")
+    assert (exc.value.status, exc.value.code) == (422, "not_a_segment")
+    assert collector.service.landed_rows() == [] and blobs(collector) == []

@@ -189,3 +189,25 @@ def test_workers_land_everything_once_and_the_lease_moves_when_its_holder_dies(t
     for path in [*home.rglob("*"), server.log]:
         if path.is_file():
             assert CANARY.encode() not in path.read_bytes(), path
+
+
+def test_a_failed_take_over_gives_the_lease_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(environ={"JOBSHADOW_HOME": str(tmp_path / "server")})
+
+    def broken(self: CollectorService) -> int:
+        raise RuntimeError("the catalog is unreachable")
+
+    with monkeypatch.context() as m:
+        m.setattr(CollectorService, "recover", broken)
+        with pytest.raises(RuntimeError, match="unreachable"):
+            CollectorService(settings, committer=True)
+    svc = CollectorService(settings, committer=True)  # the lease was not kept by the failure
+    try:
+        assert svc.commits_here
+    finally:
+        svc.close()
+    again = CollectorService(settings, committer=True)  # and close() gave it back
+    try:
+        assert again.commits_here
+    finally:
+        again.close()

@@ -109,7 +109,7 @@ def build_app(settings: Settings, in_flight: int) -> Any:
 
 
 def prepare_state(settings: Settings) -> None:
-    """Create the control-plane tables and the landing key before any worker starts.
+    """Create the control-plane tables, the landing key and table before any worker starts.
 
     Workers start at the same moment; on a fresh home each would otherwise create tables and
     first rows side by side (and lose the race with a constraint error).
@@ -119,6 +119,7 @@ def prepare_state(settings: Settings) -> None:
     svc = CollectorService(settings)
     try:
         _ = svc.landing.public_key
+        _ = svc.landing.table  # the Iceberg namespace and landing table, created once
     finally:
         svc.close()
 

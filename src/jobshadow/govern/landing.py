@@ -183,6 +183,7 @@ class Committer:
         self._pending: list[tuple[dict[str, Any], concurrent.futures.Future[str], float]] = []
         self._cv = threading.Condition()
         self._stop = False
+        self._abandoned = False
         self._thread = threading.Thread(target=self._run, name="landing-committer", daemon=True)
         self.commits = 0
         self.rows = 0
@@ -195,15 +196,32 @@ class Committer:
         with self._cv:
             self._stop = True
             self._cv.notify()
-        self._thread.join(timeout)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        """Whether the committer thread may still append (started and not finished)."""
+        return self._thread.is_alive()
 
     def submit(self, row: dict[str, Any]) -> concurrent.futures.Future[str]:
         fut: concurrent.futures.Future[str] = concurrent.futures.Future()
         with self._cv:
+            if self._abandoned:
+                fut.set_exception(RuntimeError("landing commit failed"))
+                return fut
             self._pending.append((row, fut, time.monotonic()))
             if len(self._pending) == 1 or len(self._pending) >= self.max_rows:
                 self._cv.notify()
         return fut
+
+    def abandon(self) -> None:
+        """Fail every row waiting for a batch (a committer that will never run its thread)."""
+        with self._cv:
+            self._abandoned = True  # and so is anything submitted from now on
+            pending, self._pending = self._pending, []
+        for _, fut, _ in pending:
+            fut.set_exception(RuntimeError("landing commit failed"))
 
     def commit_now(self, rows: list[dict[str, Any]], batch_id: str | None = None) -> str:
         """Commit synchronously (recovery at start-up); idempotent by batch id."""

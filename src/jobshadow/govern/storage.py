@@ -220,6 +220,8 @@ class ObjectStore:
                 os.fsync(dst.fileno())
                 drop_cached(dst.fileno())
         os.replace(tmp, d)
+        # Both names linking the same file (a retried store of one upload): rename left tmp.
+        tmp.unlink(missing_ok=True)
         _fsync_dir(d.parent)
         return self.uri(name)
 

@@ -39,6 +39,9 @@ class Lease:
         except BlockingIOError:
             os.close(fd)
             return False
+        except OSError:
+            os.close(fd)
+            raise
         self._fd = fd
         return True
 

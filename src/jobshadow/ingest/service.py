@@ -179,7 +179,15 @@ class CollectorService:
         committer = Committer(self.landing, self.settings.server.commit_interval_ms / 1000.0,
                               self._mark_committed, self._mark_batch)
         self._committer = committer
-        self.recover()
+        try:
+            self.recover()
+        except BaseException:
+            # The catalog or the database failed: give the lease up, so that this process or
+            # another tries again, rather than hold it with a committer that never started.
+            self._committer = None
+            committer.abandon()  # rows submitted meanwhile: their requests answer "retry"
+            self._lease.release()
+            raise
         committer.start()
         log.info("this collector process commits to the landing table", extra={"fields": {"pid": os.getpid()}})
         return True
@@ -249,9 +257,12 @@ class CollectorService:
         self._stop.set()
         if self._coordinator is not None:
             self._coordinator.join(10)
-        if self._committer is not None:
-            self._committer.stop()
-        if self._lease is not None:
+        committer = self._committer
+        if committer is not None:
+            committer.stop()
+        if self._lease is not None and (committer is None or not committer.running):
+            # A committer still inside an append keeps the lease until this process exits:
+            # another holder's recovery must not re-append the rows it is appending.
             self._lease.release()
         self.writes.stop()
         with self._audit_lock:
@@ -803,19 +814,22 @@ class CollectorService:
                              committed=False, landed_at=now())
 
         def record(c: Any) -> bool:
-            if upload is not None:
+            won = _insert_new(db.landed, ("content_hash",), landed_values, c)
+            if won and upload is not None:
                 _insert(db.uploads, upload, c)
-            return _insert_new(db.landed, ("content_hash",), landed_values, c)
+            return won
 
         if not self.writes.call(record):
             # Another upload of the same content was recorded first (a device that re-sealed after
             # a crash, or a retry racing the original): that one's blob is the landed one, and its
             # commit is awaited below like ours would be. Ours is removed unless it is that one.
             with self.engine.connect() as c:
-                kept = c.execute(select(db.landed.c.blob_name).where(
-                    db.landed.c.content_hash == content_hash)).scalar_one_or_none()
-            if kept != blob_name:
+                kept = c.execute(select(db.landed.c.blob_name, db.landed.c.upload_id).where(
+                    db.landed.c.content_hash == content_hash)).first()
+            if kept is None or kept.blob_name != blob_name:
                 self.landing.delete_blob(blob_name)
+            if upload is not None and kept is not None:
+                upload_id = kept.upload_id  # this request made no upload of its own
         return self._await_commit(content_hash, landed_row, upload_id)
 
     def _await_commit(self, content_hash: str, landed_row: dict[str, Any],
@@ -826,7 +840,8 @@ class CollectorService:
             self._commit_rows([landed_row])
             out.set_result({"upload_id": upload_id, "state": "landed", "received": size, "content_hash": content_hash})
             return out
-        if self._committer is None:
+        committer = self._committer
+        if committer is None:
             # Another process holds the lease and commits this row; its commit is watched for.
             with self._waiting_lock:
                 self._waiting.setdefault(content_hash, []).append((out, upload_id, size))
@@ -838,7 +853,7 @@ class CollectorService:
             fut = self._inflight.get(content_hash)
             submitted = fut is None
             if fut is None:
-                fut = self._inflight[content_hash] = self._committer.submit(_row_for_table(landed_row))
+                fut = self._inflight[content_hash] = committer.submit(_row_for_table(landed_row))
         if submitted:
             # Outside the lock: a future already done runs its callback here, and the callback
             # takes the lock (a plain Lock: taking it twice would deadlock this thread).
@@ -847,6 +862,8 @@ class CollectorService:
         def done(f: concurrent.futures.Future[str]) -> None:
             # Runs on the committer thread: ``_mark_committed`` already marked the upload landed
             # and removed its staged bytes, so there is nothing left to write here.
+            if not out.set_running_or_notify_cancel():
+                return  # the request gave up waiting (its device retries)
             if f.exception() is not None:
                 out.set_exception(RequestRejected(503, "commit_pending", "landing commit failed; retry",
                                                   retry_after=5))
@@ -1096,6 +1113,7 @@ def check_segment(plaintext: io.RawIOBase, content_hash: str, segment_id: str) -
         raise RequestRejected(422, "not_a_segment", "the MCAP file carries no jobshadow segment metadata")
     if hashing.sha.hexdigest() != content_hash:
         raise RequestRejected(422, "content_hash_mismatch", "the segment does not match its declared content hash")
+    _check_metadata(meta, end)
     if meta.get("segment_id") != segment_id:
         raise RequestRejected(422, "segment_id_mismatch", "the segment id inside differs from the declared one")
     wall = float(meta.get("wall_offset", 0.0))
@@ -1107,6 +1125,34 @@ def check_segment(plaintext: io.RawIOBase, content_hash: str, segment_id: str) -
         "chunks": chunks,
         "wall_offset": wall,
     }
+
+
+def _check_metadata(meta: dict[str, Any], end: dict[str, Any]) -> None:
+    """The segment metadata the landing table stores must have the table's types and ranges.
+
+    A device could write anything there; a value the table cannot hold would fail the Iceberg
+    append of every batch it is in, holding back other devices' segments with it.
+    """
+    def bad(what: str) -> RequestRejected:
+        return RequestRejected(422, "not_a_segment", f"the segment metadata has an invalid {what}")
+
+    version = meta.get("schema_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= 1000:
+        raise bad("schema_version")
+    session = meta.get("session_id")
+    if session is not None and (not isinstance(session, str) or len(session) > 128):
+        raise bad("session_id")
+    for name, value in (("started", meta.get("started")), ("ended", end.get("ended"))):
+        if value is None:
+            continue
+        if not isinstance(value, str) or len(value) > 64:
+            raise bad(name)
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise bad(name) from None
+    if not isinstance(meta.get("wall_offset", 0.0), int | float):
+        raise bad("wall_offset")
 
 
 def _claim_nonce(device_id: str, nonce: str, seen_at: float, c: Any) -> bool:
