@@ -1,4 +1,4 @@
-"""Fixtures: a live collector on loopback and enrolled devices."""
+"""Fixtures: a live collector on loopback, enrolled devices, and a signed client with a scope active."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from jobshadow.testing.fleet import FleetDevice, LiveCollector, enrol_device
+from jobshadow.upload.client import CollectorClient
 
 
 @pytest.fixture
@@ -22,3 +23,13 @@ def collector(tmp_path: Path) -> Iterator[LiveCollector]:
 @pytest.fixture
 def device(collector: LiveCollector, tmp_path: Path) -> FleetDevice:
     return enrol_device(collector, tmp_path / "device", "alice@example.com")
+
+
+@pytest.fixture
+def client(device: FleetDevice, collector: LiveCollector) -> Iterator[CollectorClient]:
+    collector.approve_scope()
+    c = CollectorClient(collector.url, device.identity)
+    try:
+        yield c
+    finally:
+        c.close()

@@ -28,16 +28,6 @@ from .test_upload_api import landed_snapshot, seal_bytes
 
 
 @pytest.fixture
-def client(device: FleetDevice, collector: LiveCollector) -> Iterator[CollectorClient]:
-    collector.approve_scope()
-    c = CollectorClient(collector.url, device.identity)
-    try:
-        yield c
-    finally:
-        c.close()
-
-
-@pytest.fixture
 def up(device: FleetDevice) -> Iterator[Uploader]:
     u = Uploader(device.home, UploadSettings(auto_approve_after=0, bandwidth_bytes_per_s=0), device.identity,
                  device.key)

@@ -24,17 +24,6 @@ from jobshadow.testing.fleet import FleetDevice, LiveCollector, make_segment
 from jobshadow.upload.client import CollectorClient
 from jobshadow.upload.uploader import Uploader
 
-
-@pytest.fixture
-def client(device: FleetDevice, collector: LiveCollector) -> Iterator[CollectorClient]:
-    collector.approve_scope()
-    c = CollectorClient(collector.url, device.identity)
-    try:
-        yield c
-    finally:
-        c.close()
-
-
 _uploaders: list[Uploader] = []
 
 

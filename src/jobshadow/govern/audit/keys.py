@@ -9,10 +9,8 @@ refuses such keys. Verifiers need only the public key: SubjectPublicKeyInfo PEM,
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from jobshadow.govern.audit.errors import AuditKeyError
+from jobshadow.home import create_private
 
 
 def key_id(key: Ed25519PublicKey | Ed25519PrivateKey) -> str:
@@ -81,33 +80,10 @@ def load_or_create_signing_key(path: str | os.PathLike[str]) -> Ed25519PrivateKe
         return load_signing_key(p)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         p.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.fchmod(fd, 0o600)  # the umask could only narrow 0600, but be explicit
-            os.write(fd, pem)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            # link() fails if the name exists, so a concurrent creator's key is never replaced.
-            os.link(tmp, p)
-        except FileExistsError:
-            return load_signing_key(p)
-        _fsync_dir(p.parent)
+        # Never replaces a key a concurrent creator made first: whichever exists is loaded.
+        create_private(p, pem)
     except OSError as exc:
         raise AuditKeyError(f"cannot create signing key {p}: {exc.strerror}") from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    return key
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    return load_signing_key(p)
