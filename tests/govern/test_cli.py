@@ -62,6 +62,9 @@ def test_query_result_size_is_capped(run: object) -> None:
 
 def test_audit_who_answers_who_read_a_table(run: object) -> None:
     run("query", "--as", ML, "--purpose", "model_training", "SELECT count(*) FROM curated.windows")  # type: ignore[operator]
+    # A refused read of its own, so the test does not lean on an earlier test's.
+    run("query", "--as", ML, "--purpose", "performance_evaluation",  # type: ignore[operator]
+        "SELECT count(*) FROM curated.windows")
     r = run("audit", "who", "--table", "curated.windows", "--json")  # type: ignore[operator]
     assert r.exit_code == 0
     rows = json.loads(r.stdout)
