@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,18 +19,22 @@ if TYPE_CHECKING:  # the server stack loads only when an admin command runs, nev
     from jobshadow.ingest.service import CollectorService
 
 
-def _service(app: AppContext) -> CollectorService:
+@contextlib.contextmanager
+def _collector(app: AppContext) -> Iterator[CollectorService]:
+    """The control plane on this host's database; a refusal becomes the command's one-line error."""
     from jobshadow.ingest.service import CollectorService
 
-    return CollectorService(app.settings)
+    svc = CollectorService(app.settings)
+    try:
+        yield svc
+    except RequestRejected as exc:
+        raise InputError(str(exc)) from None
+    finally:
+        svc.close()
 
 
 def _me(by: str | None) -> str:
     return by or getpass.getuser()
-
-
-def _fail(exc: RequestRejected) -> InputError:
-    return InputError(str(exc))
 
 
 @click.group()
@@ -43,13 +49,8 @@ def admin() -> None:
 @pass_app
 def enroll_code(app: AppContext, person: str, as_json: bool, by: str | None) -> None:
     """Issue a one-time, expiring enrolment code bound to PERSON."""
-    svc = _service(app)
-    try:
+    with _collector(app) as svc:
         code, expires = svc.create_enroll_code(person, by=_me(by))
-    except RequestRejected as exc:
-        raise _fail(exc) from None
-    finally:
-        svc.close()
     when = datetime.fromtimestamp(expires, UTC).isoformat(timespec="seconds")
     if as_json:
         emit_json({"code": code, "expires": when})
@@ -67,11 +68,8 @@ def device_group() -> None:
 @pass_app
 def device_list(app: AppContext, as_json: bool) -> None:
     """Enrolled devices and whom they belong to."""
-    svc = _service(app)
-    try:
+    with _collector(app) as svc:
         rows = svc.devices()
-    finally:
-        svc.close()
     if as_json:
         emit_json(rows)
         return
@@ -86,13 +84,8 @@ def device_list(app: AppContext, as_json: bool) -> None:
 @pass_app
 def device_revoke(app: AppContext, device_id: str, by: str | None) -> None:
     """Revoke DEVICE_ID: every further request from it is refused."""
-    svc = _service(app)
-    try:
+    with _collector(app) as svc:
         svc.revoke_device(device_id, by=_me(by))
-    except RequestRejected as exc:
-        raise _fail(exc) from None
-    finally:
-        svc.close()
     click.echo(f"device {device_id} revoked")
 
 
@@ -119,16 +112,11 @@ def scope_create(app: AppContext, name: str, apps: str, deny_apps: str, allow_ti
     def split(v: str) -> list[str]:
         return [x.strip() for x in v.split(",") if x.strip()]
 
-    svc = _service(app)
-    try:
+    with _collector(app) as svc:
         out = svc.create_scope(name, {"apps": split(apps), "deny_apps": split(deny_apps),
                                       "allow_titles": split(allow_titles), "deny_titles": split(deny_titles),
                                       "streams": split(streams), "purposes": split(purposes),
                                       "retention_days": retention_days}, by=_me(by))
-    except RequestRejected as exc:
-        raise _fail(exc) from None
-    finally:
-        svc.close()
     click.echo(f"scope {name} v{out['version']} defined (draft; submit it for privacy review)")
 
 
@@ -137,11 +125,8 @@ def scope_create(app: AppContext, name: str, apps: str, deny_apps: str, allow_ti
 @pass_app
 def scope_list(app: AppContext, as_json: bool) -> None:
     """Scopes, their state and the state of their privacy review."""
-    svc = _service(app)
-    try:
+    with _collector(app) as svc:
         rows = svc.scopes()
-    finally:
-        svc.close()
     if as_json:
         emit_json(rows)
         return
@@ -157,13 +142,8 @@ def scope_list(app: AppContext, as_json: bool) -> None:
 @pass_app
 def scope_activate(app: AppContext, name: str, by: str | None) -> None:
     """Activate NAME (refused without an approved, unexpired privacy review)."""
-    svc = _service(app)
-    try:
+    with _collector(app) as svc:
         svc.activate_scope(name, by=_me(by))
-    except RequestRejected as exc:
-        raise _fail(exc) from None
-    finally:
-        svc.close()
     click.echo(f"scope {name} active; devices apply it within seconds")
 
 
@@ -173,13 +153,8 @@ def scope_activate(app: AppContext, name: str, by: str | None) -> None:
 @pass_app
 def scope_deactivate(app: AppContext, name: str, by: str | None) -> None:
     """Deactivate NAME: devices capture nothing until a scope is active again."""
-    svc = _service(app)
-    try:
+    with _collector(app) as svc:
         svc.deactivate_scope(name, by=_me(by))
-    except RequestRejected as exc:
-        raise _fail(exc) from None
-    finally:
-        svc.close()
     click.echo(f"scope {name} deactivated")
 
 
@@ -195,24 +170,14 @@ def review_group() -> None:
 @pass_app
 def review_submit(app: AppContext, scope: str, by: str | None, notes: str) -> None:
     """Submit the current version of SCOPE for privacy review; prints the review id."""
-    svc = _service(app)
-    try:
+    with _collector(app) as svc:
         rid = svc.submit_review(scope, by=_me(by), notes=notes)
-    except RequestRejected as exc:
-        raise _fail(exc) from None
-    finally:
-        svc.close()
     click.echo(rid)
 
 
 def _decide(app: AppContext, review_id: str, approve: bool, reviewer: str, valid_for: float, notes: str) -> None:
-    svc = _service(app)
-    try:
+    with _collector(app) as svc:
         out = svc.decide_review(review_id, approve, reviewer, valid_for=valid_for, notes=notes)
-    except RequestRejected as exc:
-        raise _fail(exc) from None
-    finally:
-        svc.close()
     click.echo(f"review {review_id} {out['state']} (scope {out['scope']})")
 
 
@@ -243,13 +208,8 @@ def review_reject(app: AppContext, review_id: str, reviewer: str, notes: str) ->
 @pass_app
 def pause_programme(app: AppContext, reason: str, by: str | None) -> None:
     """Kill switch: every device stops capturing and uploading; landing data is quarantined."""
-    svc = _service(app)
-    try:
+    with _collector(app) as svc:
         svc.pause_programme(reason, by=_me(by))
-    except RequestRejected as exc:
-        raise _fail(exc) from None
-    finally:
-        svc.close()
     click.echo("programme paused; devices stop within seconds; landing zone quarantined")
 
 
@@ -258,11 +218,8 @@ def pause_programme(app: AppContext, reason: str, by: str | None) -> None:
 @pass_app
 def resume_programme(app: AppContext, by: str | None) -> None:
     """Undo pause-programme."""
-    svc = _service(app)
-    try:
+    with _collector(app) as svc:
         svc.resume_programme(by=_me(by))
-    finally:
-        svc.close()
     click.echo("programme resumed")
 
 
@@ -273,13 +230,8 @@ def resume_programme(app: AppContext, by: str | None) -> None:
 @pass_app
 def consent(app: AppContext, state: str, person: str, by: str | None) -> None:
     """Record a person's consent decision received outside the device (e.g. by e-mail)."""
-    svc = _service(app)
-    try:
+    with _collector(app) as svc:
         svc.set_consent(person, state, "server", by=_me(by))
-    except RequestRejected as exc:
-        raise _fail(exc) from None
-    finally:
-        svc.close()
     click.echo(f"consent {state} recorded; that person's devices follow within seconds")
 
 
@@ -288,12 +240,9 @@ def consent(app: AppContext, state: str, person: str, by: str | None) -> None:
 @pass_app
 def status(app: AppContext, as_json: bool) -> None:
     """Programme state, active scope, counts."""
-    svc = _service(app)
-    try:
+    with _collector(app) as svc:
         data: dict[str, Any] = {"programme": svc.programme(), "active_scope": svc.active_scope(), **svc.counts(),
                                 "landing_quarantined": svc.landing.quarantined()}
-    finally:
-        svc.close()
     if as_json:
         emit_json(data)
         return
@@ -308,11 +257,8 @@ def status(app: AppContext, as_json: bool) -> None:
 @pass_app
 def landed(app: AppContext, as_json: bool) -> None:
     """Segments in the landing zone (metadata only; the segments stay sealed)."""
-    svc = _service(app)
-    try:
+    with _collector(app) as svc:
         rows = svc.landed_rows()
-    finally:
-        svc.close()
     for r in rows:
         for k, v in list(r.items()):
             if isinstance(v, datetime):
