@@ -67,10 +67,11 @@ def inspect(app: AppContext, segment: str, as_json: bool) -> None:
 @segments.command("export")
 @click.argument("segment")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Directory to write events.jsonl, windows.jsonl and frames/ into.")
+              help="New (or empty) directory for events.jsonl, windows.jsonl and frames/; made 0700, "
+                   "files 0600.")
 @pass_app
 def export(app: AppContext, segment: str, out: Path) -> None:
-    """Decrypt SEGMENT into JSONL events, window changes and PNG frames."""
+    """Decrypt SEGMENT into JSONL events, window changes and PNG frames, readable by you only."""
     store = SpoolStore(app.home)
     path = store.resolve(segment)
     if out.exists() and any(out.iterdir()):
@@ -91,7 +92,7 @@ def export(app: AppContext, segment: str, out: Path) -> None:
 
         counts = export_segment(content, out, step)
     click.echo(f"exported {counts['events']} events, {counts['windows']} window changes, "
-               f"{counts['frames']} frames to {out}")
+               f"{counts['frames']} frames to {out} (folder 0700, files 0600)")
 
 
 @segments.command("decrypt")

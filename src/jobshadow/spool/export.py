@@ -9,19 +9,41 @@ Layout of the output directory::
     segment.json    the segment's metadata and inspect summary
 
 Only what the segment holds is exported: it was filtered before it was written, so an export
-can never contain more than the spool.
+can never contain more than the spool. What it holds is the person's own typing, titles and
+screens in clear, so the folder is made 0700 and every file is created 0600 from its first byte
+(like ``segments decrypt``); an existing file is never overwritten.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from jobshadow.segment.format import TOPIC_FOCUS, TOPIC_FRAMES, TOPIC_KEYBOARD, TOPIC_MOUSE, TOPIC_RECORDER, TOPIC_VIDEO
 from jobshadow.segment.reader import SegmentContent, summarize
 from jobshadow.segment.video import H264Decoder, png_bytes
+
+
+def private_dir(path: Path) -> None:
+    """``path`` as a folder only its owner can open (created if missing, tightened if not)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+@contextmanager
+def private_file(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """A new file created 0600 (never replacing one), opened for writing text or (``"wb"``) bytes."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    if "b" in mode:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+    else:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            yield fh
 
 
 def frame_name(t: float) -> str:
@@ -48,27 +70,28 @@ def decoded_frames(content: SegmentContent) -> list[tuple[dict[str, Any], Any]]:
 def export_segment(
     content: SegmentContent, out: Path, progress: Callable[[int, int], None] | None = None
 ) -> dict[str, int]:
-    out.mkdir(parents=True, exist_ok=True)
+    private_dir(out)
     frames_dir = out / "frames"
-    frames_dir.mkdir(exist_ok=True)
+    private_dir(frames_dir)
     n_events = 0
-    with (out / "events.jsonl").open("w") as fh:
+    with private_file(out / "events.jsonl") as fh:
         for _topic, _ns, body in content.iter_decoded(TOPIC_KEYBOARD, TOPIC_MOUSE, TOPIC_RECORDER):
             fh.write(json.dumps(body, ensure_ascii=False) + "\n")
             n_events += 1
     n_windows = 0
-    with (out / "windows.jsonl").open("w") as fh:
+    with private_file(out / "windows.jsonl") as fh:
         for _topic, _ns, body in content.iter_decoded(TOPIC_FOCUS):
             fh.write(json.dumps(body, ensure_ascii=False) + "\n")
             n_windows += 1
     frames = decoded_frames(content)
-    with (out / "frames.jsonl").open("w") as fh:
+    with private_file(out / "frames.jsonl") as fh:
         for i, (meta, rgb) in enumerate(frames):
             name = frame_name(meta["t"])
-            (frames_dir / name).write_bytes(png_bytes(rgb))
+            with private_file(frames_dir / name, "wb") as png:
+                png.write(png_bytes(rgb))
             fh.write(json.dumps({**meta, "file": f"frames/{name}"}) + "\n")
             if progress is not None:
                 progress(i + 1, len(frames))
-    (out / "segment.json").write_text(json.dumps(
-        {"metadata": content.metadata, "summary": summarize(content)}, indent=2, default=str))
+    with private_file(out / "segment.json") as fh:
+        fh.write(json.dumps({"metadata": content.metadata, "summary": summarize(content)}, indent=2, default=str))
     return {"events": n_events, "windows": n_windows, "frames": len(frames)}
