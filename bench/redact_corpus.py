@@ -681,7 +681,11 @@ def _category(name: str) -> str:
 
 
 def _with_context(template: Template, rng: random.Random) -> str:
-    pool = _NEUTRAL[_category(template.name)]
+    return wrap_in_context(template, rng, _NEUTRAL[_category(template.name)])
+
+
+def wrap_in_context(template: Template, rng: random.Random, pool: tuple[str, ...]) -> str:
+    """The template's body between a few random lines of ``pool`` (ordinary, secret-free text)."""
     before = [rng.choice(pool) for _ in range(rng.randint(0, 8))]
     after = [rng.choice(pool) for _ in range(rng.randint(0, 12))]
     body = template.body if template.body.endswith("\n") else template.body + "\n"
@@ -694,13 +698,29 @@ _SLOT = re.compile(r"«([!@]?)([a-z_0-9]+)(?::([a-z_0-9]+))?»")
 @dataclass(frozen=True, slots=True)
 class Template:
     name: str
-    split: str  # "dev" or "eval"
+    split: str  # "dev", "eval" or "holdout"
     body: str
 
 
-def render(template: Template, rng: random.Random, offset: int, context: bool = True) -> Doc:
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """Where a template's slots get their text: planted values, look-alikes, filler, context.
+
+    The held-out corpus (``redact_holdout.py``) brings its own, so it shares no generator with
+    the splits the detector was developed on.
+    """
+
+    values: dict[str, Callable[[random.Random, str], str]]
+    negatives: dict[str, Callable[[random.Random], str]]
+    filler: Callable[[random.Random, str], str]
+    context: Callable[[Template, random.Random], str]
+
+
+def render(template: Template, rng: random.Random, offset: int, context: bool = True,
+           sources: Sources | None = None) -> Doc:  # fmt: skip
     """Fill a template's slots (with neutral lines around it unless ``context`` is false)."""
-    source = _with_context(template, rng) if context else template.body
+    src = sources or DEFAULT_SOURCES
+    source = src.context(template, rng) if context else template.body
     parts: list[str] = []
     planted: list[Planted] = []
     last: dict[str, str] = {}
@@ -712,11 +732,11 @@ def render(template: Template, rng: random.Random, offset: int, context: bool = 
         length += len(lit)
         sigil, name, variant = m.group(1), m.group(2), m.group(3) or ""
         if sigil == "!":
-            value = NEGATIVES[name](rng)
+            value = src.negatives[name](rng)
         elif sigil == "@":
-            value = _filler(rng, name)
+            value = src.filler(rng, name)
         else:
-            value = last[name] if variant == "again" else VALUES[name](rng, variant)
+            value = last[name] if variant == "again" else src.values[name](rng, variant)
             last[name] = value
             planted.append(Planted(length, length + len(value), name, value))
         parts.append(value)
@@ -726,7 +746,8 @@ def render(template: Template, rng: random.Random, offset: int, context: bool = 
     return Doc(template.name, template.split, offset, "".join(parts), tuple(planted))
 
 
-def build(templates: list[Template], seed: int, size: int, split: str | None, context: bool = True) -> Corpus:
+def build(templates: list[Template], seed: int, size: int, split: str | None, context: bool = True,
+          sources: Sources | None = None) -> Corpus:  # fmt: skip
     """``size`` documents, drawn round-robin over the templates of ``split`` (all when None)."""
     rng = random.Random(seed)
     chosen = [t for t in templates if split is None or t.split == split]
@@ -738,7 +759,7 @@ def build(templates: list[Template], seed: int, size: int, split: str | None, co
     for i in range(size):
         if i % len(chosen) == 0:
             rng.shuffle(order)
-        doc = render(chosen[order[i % len(chosen)]], rng, offset, context)
+        doc = render(chosen[order[i % len(chosen)]], rng, offset, context, sources)
         docs.append(doc)
         chunks.append(doc.text)
         offset += len(doc.text) + len(sep)
@@ -884,3 +905,4 @@ _EVAL = [
 # fmt: on
 
 TEMPLATES: list[Template] = _DEV + _EVAL
+DEFAULT_SOURCES = Sources(VALUES, NEGATIVES, _filler, _with_context)
