@@ -1,0 +1,172 @@
+"""Reading text lines: normalise each line, stack them into one image, OCR once, map words back.
+
+Each line box from ``layout.split_lines`` is cropped from the frame's luma, inverted when it is
+light text on a dark background, contrast-stretched and scaled so its text is ~30 px tall
+(tesseract misses xterm's small fixed font at 1x and reads it at 2x). The prepared lines are
+stacked one under another with white gaps and recognised in one call, which costs far less than
+one call per line and spares tesseract the screen-layout analysis it is bad at. Word boxes come
+back to frame pixels through each line's placement and scale.
+
+``LineReader`` keeps a bounded cache from a line's exact pixels to the words read in it, so a line
+that comes back unchanged (a window switched back to, a scroll by whole lines, the same prompt)
+is not recognised again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from jobshadow.redact.model import Box, Word
+from jobshadow.redact.ocr import Ocr
+
+MARGIN = 4  # background added around a line (frame pixels): tesseract wants some space
+GAP = 14  # white rows between stacked lines in the composite (scaled pixels)
+PAD = 10  # white border of the composite
+MAX_COMPOSITE_H = 6000  # tesseract's own limits are far above; this bounds one call's latency
+CACHE_LINES = 4096
+
+
+def scale_for(height: int) -> int:
+    """Upscale factor for a line box of ``height`` frame pixels (aim: text ~20-45 px tall)."""
+    if height >= 22:
+        return 1
+    if height >= 10:
+        return 2
+    return 3
+
+
+def _scale(crop: np.ndarray, typical: int) -> int:
+    # A box much taller than the lines around it is usually a line joined to a block cursor or an
+    # underline (terminal rows touch): scale it like its neighbours, not like a heading.
+    return scale_for(min(crop.shape[0], int(typical * 1.3)))
+
+
+def prepare(crop: np.ndarray, scale: int) -> np.ndarray:
+    """Dark text on white, a margin of its own background, scaled: what tesseract reads best.
+
+    The margin is painted rather than cropped from the frame, because a window border or the
+    next line's descenders next to the text are read as `|`, `[` or a stray letter. Bilinear
+    upscaling read xterm's fixed font best (nearest keeps the jagged bitmap edges, bicubic and
+    Lanczos ring).
+    """
+    from PIL import Image
+
+    background = int(np.bincount(crop.ravel(), minlength=256).argmax())
+    img = np.pad(crop, MARGIN, constant_values=background)
+    if background < 128:
+        img = 255 - img
+    if scale > 1:
+        pil = Image.fromarray(np.ascontiguousarray(img))
+        img = np.asarray(pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.BILINEAR))
+    return img
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    words: tuple[tuple[str, float, float, float, float, float], ...]  # text, x, y, w, h (crop px), conf
+
+
+@dataclass(frozen=True, slots=True)
+class ReadStats:
+    boxes: int  # line boxes recognised afresh
+    pixels: int  # frame pixels in them
+    cached: int  # line boxes answered from the cache
+
+
+class LineReader:
+    """OCR of line boxes with a content cache. One per stream: not thread-safe."""
+
+    def __init__(self, ocr: Ocr, cache_lines: int = CACHE_LINES) -> None:
+        self.ocr = ocr
+        self._cache: OrderedDict[bytes, _Cached] = OrderedDict()
+        self._cache_lines = cache_lines
+
+    def read(self, gray: np.ndarray, lines: list[Box], *, deadline: float) -> tuple[list[Word], ReadStats]:
+        words: list[Word] = []
+        todo: list[tuple[Box, np.ndarray, bytes]] = []
+        cached = 0
+        for line in lines:
+            crop_box = line
+            crop = gray[crop_box.y:crop_box.bottom, crop_box.x:crop_box.right]
+            digest = hashlib.blake2b(np.ascontiguousarray(crop).data, digest_size=16)
+            digest.update(np.asarray(crop.shape, dtype=np.int32).tobytes())
+            key = digest.digest()
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                words.extend(_place(hit, crop_box))
+                cached += 1
+            else:
+                todo.append((crop_box, crop, key))
+        typical = int(np.median([b.h for b in lines])) if lines else 0
+        for batch in _batches(todo, typical):
+            for (crop_box, _crop, key), found in zip(batch, self._recognise(batch, typical, deadline), strict=True):
+                self._remember(key, found)
+                words.extend(_place(found, crop_box))
+        pixels = sum(b.area for b, _, _ in todo)
+        return words, ReadStats(len(todo), pixels, cached)
+
+    def _recognise(self, batch: list[tuple[Box, np.ndarray, bytes]], typical: int, deadline: float) -> list[_Cached]:
+        prepared = [(prepare(crop, s), s) for _, crop, _ in batch for s in (_scale(crop, typical),)]
+        width = max(p.shape[1] for p, _ in prepared) + 2 * PAD
+        height = sum(p.shape[0] for p, _ in prepared) + GAP * (len(prepared) - 1) + 2 * PAD
+        canvas = np.full((height, width), 255, dtype=np.uint8)
+        tops: list[int] = []
+        y = PAD
+        for img, _ in prepared:
+            canvas[y:y + img.shape[0], PAD:PAD + img.shape[1]] = img
+            tops.append(y)
+            y += img.shape[0] + GAP
+        per_line: list[list[tuple[str, float, float, float, float, float]]] = [[] for _ in prepared]
+        for w in self.ocr.read(canvas, deadline=deadline):
+            cy = w.box.y + w.box.h / 2
+            i = _line_at(tops, cy)
+            img, s = prepared[i]
+            if cy > tops[i] + img.shape[0] + GAP / 2:
+                continue  # noise in the gap below a line
+            per_line[i].append((w.text, (w.box.x - PAD) / s - MARGIN, (w.box.y - tops[i]) / s - MARGIN,
+                                w.box.w / s, w.box.h / s,
+                                w.conf))
+        return [_Cached(tuple(found)) for found in per_line]
+
+    def _remember(self, key: bytes, found: _Cached) -> None:
+        self._cache[key] = found
+        if len(self._cache) > self._cache_lines:
+            self._cache.popitem(last=False)
+
+
+def _line_at(tops: list[int], y: float) -> int:
+    import bisect
+
+    return max(0, bisect.bisect_right(tops, y) - 1)
+
+
+def _place(found: _Cached, crop_box: Box) -> list[Word]:
+    out: list[Word] = []
+    for text, x, y, w, h, conf in found.words:
+        if not text:
+            continue
+        x0, y0 = int(np.floor(crop_box.x + x)), int(np.floor(crop_box.y + y))
+        x1, y1 = int(np.ceil(crop_box.x + x + w)), int(np.ceil(crop_box.y + y + h))
+        out.append(Word(text, Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0)), conf))
+    return out
+
+
+def _batches(todo: list[tuple[Box, np.ndarray, bytes]], typical: int) -> list[list[tuple[Box, np.ndarray, bytes]]]:
+    out: list[list[tuple[Box, np.ndarray, bytes]]] = []
+    current: list[tuple[Box, np.ndarray, bytes]] = []
+    h = 0
+    for item in todo:
+        lh = (item[1].shape[0] + 2 * MARGIN) * _scale(item[1], typical) + GAP
+        if current and h + lh > MAX_COMPOSITE_H:
+            out.append(current)
+            current, h = [], 0
+        current.append(item)
+        h += lh
+    if current:
+        out.append(current)
+    return out
