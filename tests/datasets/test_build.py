@@ -17,6 +17,7 @@ from jobshadow.datasets.sources import INPUT_TABLES, GovernedSource, LocalSource
 from jobshadow.errors import InputError
 from jobshadow.govern.door import Governance, PolicyDenied
 from jobshadow.testing.lake import BuiltLake, SegmentSpec, build_lake
+from tests.datasets.surfaces import found
 
 pytestmark = pytest.mark.slow
 BUILDER = "service:dataset-builder"
@@ -70,7 +71,7 @@ def test_hf_dataset_loads_with_images_that_show_the_screen_before_each_click(gov
     writes = [r["text"] for r in ds if r["action_type"] == "write"]
     assert "hello world" in writes and "bob" in writes
     card = (tmp_path / "hf" / "README.md").read_text()
-    for needle in ("## Labels inherited", "typed_text", "## Filters applied", "| unpaired |", "## Schema",
+    for needle in ("## Labels and purposes", "typed_text", "## Filters applied", "| unpaired |", "## Schema",
                    "datasets.lake_hf", "data/train-*.parquet"):
         assert needle in card
 
@@ -91,6 +92,50 @@ def test_the_dataset_is_a_derived_table_of_the_lake_with_every_input_label(gov: 
         if "lake_labels" in str(path):
             text = "\n".join(str(v) for col in pq.read_table(path).columns for v in col.to_pylist())
             assert "hello world" not in text
+
+
+def test_the_card_s_label_rule_agrees_with_its_purpose(gov: Governance, tmp_path: Path) -> None:
+    from jobshadow.govern.purposes import registry
+
+    run(gov, tmp_path / "rule", "agentnet", name="label_rule")
+    card = (tmp_path / "rule" / "README.md").read_text()
+    section = card.split("## Labels and purposes", 1)[1].split("## Filters applied", 1)[0]
+    rows = [line.split("|")[1:4] for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    labels = {name.strip(): {p.strip() for p in purposes.split(",")} for name, purposes, _ in rows if name.strip()
+              != "label"}
+    assert labels and "subject_identity" not in labels and "subject_identity" not in card
+    assert all("model_training" in purposes for purposes in labels.values()), labels
+    allowed = sorted(registry().allowed_purposes(labels))
+    assert f"allows: **{', '.join(allowed)}**" in section and "model_training" in allowed
+    # The rule is enforced, not only written: a purpose one of the labels excludes is refused.
+    with pytest.raises(InputError, match="refused: a dataset holds"):
+        run(gov, tmp_path / "audit", "agentnet", name="for_audit", purpose="privacy_audit")
+
+
+def test_dataset_files_carry_no_identity(built: BuiltLake, gov: Governance, tmp_path: Path) -> None:
+    people = list(built.people.values())
+    devices = [d for d in gov.tables.scan("curated.segments", ["device_id"]).column("device_id").to_pylist() if d]
+    needles = [*built.people, *people, *(gov.keys.pseudonym(p) for p in people), *devices]
+    assert len(devices) == 3 and len(needles) == 9
+    for fmt in ("hf", "agentnet", "osworld"):
+        run(gov, tmp_path / fmt, fmt, name=f"anonymous_{fmt}")
+        assert found(tmp_path / fmt, needles) == [], fmt
+    names = set(pq.read_schema(next((tmp_path / "hf" / "data").glob("*.parquet"))).names)
+    names |= set(pq.read_schema(tmp_path / "hf" / "tasks.parquet").names)
+    assert not names & {"subject", "device_id", "person_id", "person"}
+    # …while the registry knows whose rows each file holds, and who built it where.
+    from jobshadow.govern.dataset_registry import DatasetRegistry
+
+    reg = DatasetRegistry(gov)
+    entry = next(e for e in reg.entries() if e.name == "anonymous_hf")
+    assert (entry.location, entry.format, entry.principal, entry.state, entry.lake_table) == (
+        str((tmp_path / "hf").resolve()), "hf", BUILDER, "active", "datasets.anonymous_hf")
+    assert reg.files_of(entry.id) == {"data/train-00000-of-00001.parquet", "tasks.parquet", "README.md",
+                                      "manifest.json"}
+    subjects = {gov.keys.pseudonym(p) for p in people}
+    held = reg._held(entry.id, subjects)
+    assert set(held) == subjects and all(h["file"] >= {"data/train-00000-of-00001.parquet"} for h in held.values())
+    assert {e["location"] for e in gov.state.exports()} >= {entry.location}
 
 
 def test_agentnet_and_osworld_formats(gov: Governance, tmp_path: Path) -> None:

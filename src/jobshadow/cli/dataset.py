@@ -30,7 +30,7 @@ def dataset() -> None:
 @click.option("--name", help="Dataset name (lower-case, digits, _); its lake table is datasets.<name>.")
 @click.option("--from-segments", "from_segments", type=click.Path(path_type=Path, file_okay=False, exists=True),
               help="Build from your own local segments in this folder (sealed spool files or decrypted .mcap) "
-                   "instead of the governed lake.")
+                   "instead of the governed lake; such a dataset is not in the server's registry.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), help="Where frames are decoded (default: config).")
 @click.option("--image-format", type=click.Choice(["jpeg", "png"]), help="Frame images (default: config).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
@@ -41,7 +41,9 @@ def build_cmd(app: AppContext, fmt: str, out: Path, purpose: str, principal: str
 
     From the governed lake (default) the build reads through the governance door as PRINCIPAL for
     PURPOSE (it needs read and export grants on the curated tables), writes the dataset to the lake
-    as a derived table that inherits every input label, and records the export.
+    as a derived table that inherits every input label, and registers the build (location, format,
+    purpose, builder, and whose data each file holds: the files name no one) so that erasure
+    requests reach it.
     """
     from jobshadow.datasets.build import BuildOptions, build
     from jobshadow.datasets.reduce import Thresholds
@@ -84,6 +86,29 @@ def build_cmd(app: AppContext, fmt: str, out: Path, purpose: str, principal: str
         click.echo("removed: " + ", ".join(f"{k} {v}" for k, v in sorted(removed.items()) if v))
     if report.dataset_table:
         click.echo(f"registered in the lake as {report.dataset_table}; card: {Path(report.out) / 'README.md'}")
+
+
+@dataset.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output, with each dataset's history.")
+@pass_app
+def list_cmd(app: AppContext, as_json: bool) -> None:
+    """Datasets built from the governed lake: where they are, format, purpose, builder, state.
+
+    State is active, withdrawn (after an erasure that could not rewrite it) or unreachable (an
+    erasure could not get at its folder). Whose data a dataset holds stays in the registry.
+    """
+    from jobshadow.cli._door import governance, rows_table
+    from jobshadow.govern.dataset_registry import DatasetRegistry
+
+    with governance(app) as gov:
+        entries = [e.as_json() for e in DatasetRegistry(gov).entries()]
+    if as_json:
+        emit_json(entries)
+        return
+    rows_table([{"name": e["name"], "state": e["state"], "format": e["format"], "purpose": e["purpose"],
+                 "built_by": e["built_by"], "built_at": e["built_at"],
+                 "rewrites": sum(h.get("action") == "rewritten" for h in e["history"]), "location": e["location"]}
+                for e in entries])
 
 
 def _progress() -> Callable[[str, int, int], None]:

@@ -25,7 +25,12 @@ def subject() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 @pass_app
 def subject_erase(app: AppContext, who: str, yes: bool, by: str | None, as_json: bool) -> None:
-    """Erase WHO (s_… subject, person id or e-mail): destroy their key, then every row and file."""
+    """Erase WHO (s_… subject, person id or e-mail): destroy their key, then every row and file.
+
+    Every dataset built before that holds their data (the governed dataset registry knows which)
+    is rewritten without them, or withdrawn when it cannot be; what could not be reached is
+    reported and the command fails.
+    """
     from jobshadow.govern.rights import erase_subject
 
     with governance(app) as gov:
@@ -40,6 +45,8 @@ def subject_erase(app: AppContext, who: str, yes: bool, by: str | None, as_json:
                    f"{report.unreadable_after_s * 1000:.0f} ms; rows {sum(report.rows_deleted.values())}, "
                    f"files {report.files_removed}, media {report.media_removed}, pending uploads "
                    f"{report.landed_blobs_removed}; done in {report.total_s:.2f} s")
+        for d in report.datasets:
+            click.echo(f"dataset {d['dataset']} ({d['location']}): {d['detail']}")
     if report.residual:
         raise InputError(f"something of {report.subject} remains: {', '.join(report.residual)}")
 

@@ -4,13 +4,15 @@ The order keeps the heavy work small: steps are reduced and filtered before any 
 and only the frames a kept step shows (plus the two around each click, fingerprinted) are decoded,
 segment by segment, on the chosen engine. A dataset built from the governed lake is registered
 there as a derived table (``datasets.<name>``) written through the door, so it inherits every
-label of its inputs, and its files are recorded as an export the exposure scan checks.
+label of its inputs, and in the governed dataset registry with its location, format, purpose,
+builder and whose data each file holds (so erasure can reach it; the files themselves name no
+one), which also records it as an export the exposure scan checks. The registry entry is made
+before the files move into place, so no dataset of the lake ever lies on disk unregistered.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import re
 import shutil
@@ -28,7 +30,7 @@ from jobshadow import __version__
 from jobshadow.datasets import engine as engines
 from jobshadow.datasets import quality, writers
 from jobshadow.datasets.canonical import STEP_FIELDS, step_row
-from jobshadow.datasets.card import card
+from jobshadow.datasets.card import Contents, write_card
 from jobshadow.datasets.frames import IMAGE_FORMATS, FrameJob
 from jobshadow.datasets.model import SegmentData, Task
 from jobshadow.datasets.reduce import Thresholds
@@ -86,6 +88,7 @@ class BuildReport:
     recorded_s: float
     files: list[str]
     dataset_table: str | None
+    registry_id: str | None
     elapsed_s: float
     bytes_written: int
     frames_decoded: int
@@ -103,6 +106,13 @@ def _check(options: BuildOptions) -> str:
         raise InputError("dataset names are lower-case letters, digits and _ (start with a letter, ≤ 63)")
     if options.out.exists() and any(options.out.iterdir()):
         raise InputError(f"{options.out} is not empty; build into a new folder")
+    from jobshadow.govern.purposes import registry
+
+    # The card's label rule, enforced: the files' labels must all allow the purpose they are built for.
+    labels = file_labels()
+    if options.purpose not in registry().allowed_purposes(labels):
+        raise InputError(f"refused: a dataset holds {', '.join(sorted(labels))}, and not every one of them may "
+                         f"serve {options.purpose!r}")
     return name
 
 
@@ -177,76 +187,102 @@ def build(source: GovernedSource | LocalSource, options: BuildOptions, gov: Gove
     final_out = options.out
     final_out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final_out.name}.building-", dir=final_out.parent))
+    registry_id = None
     try:
         options = dataclasses.replace(options, out=staging)
-        built = _write(options, gov, source, name, tasks, segments, grouped, report, dropped)
+        meta, written, dataset_table = _write(options, gov, source, name, tasks, segments, grouped, report, dropped)
+        if gov is not None:
+            registry_id = _register(gov, options, name, final_out, staging, dataset_table, meta, written, tasks)
         if final_out.exists():
             final_out.rmdir()  # checked empty in _check
         staging.rename(final_out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if gov is not None and registry_id is not None:
+        from jobshadow.govern.dataset_registry import DatasetRegistry
+
+        DatasetRegistry(gov).activate(registry_id)
     options = dataclasses.replace(options, out=final_out)
-    meta, files, dataset_table = built
-    if gov is not None:
-        gov.state.record_export("dataset", str(final_out.resolve()), options.principal, options.purpose,
-                                [lab["name"] for lab in meta["labels"]])
+    files = meta["files"]
     actions = Counter(s.action.type for t in tasks for s in t.steps)
     size = sum(p.stat().st_size for p in final_out.rglob("*") if p.is_file())
     return BuildReport(name, str(final_out), len(tasks), sum(actions.values()),
                        sum(1 for t in tasks for s in t.steps if s.image is not None), dict(sorted(actions.items())),
                        report.as_json(), dict(dropped), len(grouped), len(segments), meta["recorded_s"],
-                       files, dataset_table, time.perf_counter() - started, size,
+                       files, dataset_table, registry_id, time.perf_counter() - started, size,
                        sum(r.decoded for r in results))
 
 
 def _write(options: BuildOptions, gov: Governance | None, source: GovernedSource | LocalSource, name: str,
            tasks: list[Task], segments: list[SegmentData], grouped: dict[str, list[SegmentData]],
-           report: quality.QualityReport, dropped: Counter[str]) -> tuple[dict[str, Any], list[str], str | None]:
+           report: quality.QualityReport, dropped: Counter[str]
+           ) -> tuple[dict[str, Any], writers.Written, str | None]:
     """Dataset files, card and manifest into ``options.out``; the lake table when governed."""
-    files = writers.write(options.fmt, tasks, options.out, options.image_format)
+    written = writers.write(options.fmt, tasks, options.out, options.image_format)
     dataset_table = None
     inputs = list(getattr(source, "inputs", []))
     if gov is not None:
         dataset_table = register(gov, options, name, tasks)
-    labels = _labels()
+    kept = sorted({seg for t in tasks for seg in task_segments(t)})
+    by_id = {s.segment_id: s for s in segments}
     meta: dict[str, Any] = {
             "name": name, "format": options.fmt, "purpose": options.purpose, "principal": options.principal,
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "engine": options.engine,
             "version": __version__, "image_format": options.image_format,
             "source": "the governed lake (curated tables, through the governance door)" if gov is not None
             else "the contributor's own local segments", "dataset_table": dataset_table,
-            "inputs": [i for i in inputs if i.startswith("curated.")],
-            "segments": sorted({seg for t in tasks for seg in t.segments}), "sessions": len(grouped),
-            "recorded_s": _recorded(segments), "labels": labels, "quality": report.as_json(),
-            "reduction_dropped": dict(dropped), "thresholds": options.thresholds,
-            "task_thresholds": options.task_thresholds, "files": [*files, "README.md", "manifest.json"]}
-    readme = options.out / "README.md"
-    readme.write_text(card(meta, tasks), encoding="utf-8")
-    readme.chmod(0o600)
-    manifest = {k: v for k, v in meta.items() if k not in ("thresholds", "task_thresholds")}
-    manifest["thresholds"] = vars(options.thresholds)
-    manifest["task_thresholds"] = vars(options.task_thresholds)
-    (options.out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
-    (options.out / "manifest.json").chmod(0o600)
-    return meta, meta["files"], dataset_table
+            "registered": gov is not None, "inputs": [i for i in inputs if i.startswith("curated.")],
+            "segments": kept, "sessions": len({by_id[s].session_id for s in kept if s in by_id}),
+            "recorded_s": _recorded([by_id[s] for s in kept if s in by_id]),
+            # Per segment, so a rewrite after an erasure can recount what is left.
+            "recording": {s: {"session": by_id[s].session_id, "seconds": _recorded([by_id[s]])}
+                          for s in kept if s in by_id},
+            "labels": _labels(), "quality": report.as_json(), "reduction_dropped": dict(dropped),
+            "thresholds": vars(options.thresholds), "task_thresholds": vars(options.task_thresholds),
+            "files": [*written.files, "README.md", "manifest.json"], "rewrites": []}
+    write_card(options.out, meta, Contents.of(tasks))
+    return meta, written, dataset_table
+
+
+def task_segments(task: Task) -> set[str]:
+    """Every segment a task's rows come from: its actions' raw events and its frames."""
+    out = set(task.segments)
+    out |= {s.observation.frame.segment_id for s in task.steps if s.observation.frame is not None}
+    return out
+
+
+def _register(gov: Governance, options: BuildOptions, name: str, final_out: Path, staging: Path,
+              dataset_table: str | None, meta: dict[str, Any], written: writers.Written, tasks: list[Task]) -> str:
+    """The build in the governed dataset registry: where it goes, and whose data each file holds."""
+    from jobshadow.govern.dataset_registry import BuildRecord, DatasetRegistry
+
+    record = BuildRecord(
+        name=name, location=final_out.resolve(), fmt=options.fmt, purpose=options.purpose,
+        principal=options.principal, lake_table=dataset_table, labels=[lab["name"] for lab in meta["labels"]],
+        files={f: frozenset(ids) for f, ids in written.holdings.items()},
+        tasks={t.task_id: frozenset(task_segments(t)) for t in tasks}, shared=("README.md", "manifest.json"))
+    return DatasetRegistry(gov).register(record, staging=staging)
+
+
+def file_labels() -> set[str]:
+    """The labels of what a dataset's files hold (every format holds the same kinds of data).
+
+    Each step column carries the label of the curated data it is computed from, the frames are
+    screen content and task titles are typed text. No column names a person, so
+    ``subject_identity`` (which may not serve model training) is not among them.
+    """
+    names = {lab for col, (labs, _src) in COLUMN_LABELS.items() if col != "task_title" for lab in labs}
+    names |= {"input_events", "device_meta", "screen_content", "typed_text"}
+    return names
 
 
 def _labels() -> list[dict[str, Any]]:
-    """The labels of the tables a dataset is built from (local segments hold the same kinds of data)."""
-    from jobshadow.datasets.sources import INPUT_TABLES
     from jobshadow.govern.purposes import registry
-    from jobshadow.lake import curated
 
     reg = registry()
-    names: set[str] = set()
-    for t in curated.CURATED:
-        if t.name in INPUT_TABLES:
-            names |= t.labels
-            for c in t.columns:
-                names |= c.labels
     return [{"name": n, "purposes": sorted(reg.labels[n].purposes), "retention_days": reg.labels[n].retention_days}
-            for n in sorted(names)]
+            for n in sorted(file_labels())]
 
 
 def register(gov: Governance, options: BuildOptions, name: str, tasks: list[Task]) -> str:

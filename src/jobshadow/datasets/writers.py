@@ -11,7 +11,10 @@
   string with coordinates normalised to [0, 1] at 4 decimals (``WAIT``/``DONE`` as in OSWorld),
   frames in ``images/``.
 
-Files are written 0600 in 0700 folders: a dataset holds what people typed and saw.
+Files are written 0600 in 0700 folders: a dataset holds what people typed and saw. They hold no
+subject, person or device id: each writer reports which tasks every file holds (``Written``), and
+the governed build registers whose tasks those are (``jobshadow.govern.dataset_registry``), so
+an erasure can find a person's rows without the files saying whose they are.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,14 @@ SHARD_BYTES = 500 * 10**6
 # and lets readers (datasets, DuckDB) stream an image dataset without holding much of it.
 ROW_GROUP = 64
 HF_METADATA = {"info": {"features": {"image": {"_type": "Image"}}}}
+
+
+@dataclass
+class Written:
+    """What a writer wrote: the files as the card lists them, and the tasks each concrete file holds."""
+
+    files: list[str]
+    holdings: dict[str, set[str]] = field(default_factory=dict)  # relative path -> task ids
 
 
 def _private_dir(path: Path) -> Path:
@@ -57,10 +69,11 @@ TASK_SCHEMA = pa.schema([("task_id", pa.string()), ("title", pa.string()), ("sou
                          ("steps", pa.int32()), ("segments", pa.list_(pa.string()))])
 
 
-def write_hf(tasks: list[Task], out: Path, image_format: str, shard_bytes: int = SHARD_BYTES) -> list[str]:
+def write_hf(tasks: list[Task], out: Path, image_format: str, shard_bytes: int = SHARD_BYTES) -> Written:
     data = _private_dir(out / "data")
     schema = steps_schema(image=True).with_metadata({b"huggingface": json.dumps(HF_METADATA).encode()})
     shards: list[Path] = []
+    held: list[set[str]] = []  # tasks with rows in each shard
     writer: pq.ParquetWriter | None = None
     written = 0
     batch: list[dict[str, Any]] = []
@@ -72,10 +85,12 @@ def write_hf(tasks: list[Task], out: Path, image_format: str, shard_bytes: int =
         if writer is None:
             path = data / f".shard-{len(shards):05d}.parquet"
             shards.append(path)
+            held.append(set())
             # zstd on the image bytes too: screen JPEGs (flat areas, long zero runs) shrink by
             # about a quarter for ~5 % more build CPU (bench/datasets.py).
             writer = pq.ParquetWriter(path, schema, compression="zstd")
         writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+        held[-1].update(row["task_id"] for row in batch)
         batch.clear()
 
     for task in tasks:
@@ -99,25 +114,32 @@ def write_hf(tasks: list[Task], out: Path, image_format: str, shard_bytes: int =
     if not shards:  # an empty dataset is still a valid one
         pq.write_table(schema.empty_table(), data / ".shard-00000.parquet")
         shards.append(data / ".shard-00000.parquet")
-    names = []
+        held.append(set())
+    out_files = Written([])
     for i, path in enumerate(shards):
         final = data / f"train-{i:05d}-of-{len(shards):05d}.parquet"
         path.rename(final)
         final.chmod(0o600)
-        names.append(f"data/{final.name}")
+        out_files.files.append(f"data/{final.name}")
+        out_files.holdings[f"data/{final.name}"] = held[i]
     pq.write_table(pa.Table.from_pylist([task_row(t) for t in tasks], schema=TASK_SCHEMA), out / "tasks.parquet")
     (out / "tasks.parquet").chmod(0o600)
-    return [*names, "tasks.parquet"]
+    out_files.files.append("tasks.parquet")
+    out_files.holdings["tasks.parquet"] = {t.task_id for t in tasks}
+    return out_files
 
 
-def _write_images(tasks: list[Task], out: Path, image_format: str) -> None:
+def _write_images(tasks: list[Task], out: Path, image_format: str) -> dict[str, set[str]]:
     images = _private_dir(out / "images")
+    held: dict[str, set[str]] = {}
     for task in tasks:
         for step in task.steps:
             if step.image is not None:
                 path = images / image_name(task, step, image_format)
                 path.write_bytes(step.image)
                 path.chmod(0o600)
+                held[f"images/{path.name}"] = {task.task_id}
+    return held
 
 
 def _jsonl(path: Path, lines: Iterable[dict[str, Any]]) -> None:
@@ -127,8 +149,8 @@ def _jsonl(path: Path, lines: Iterable[dict[str, Any]]) -> None:
     path.chmod(0o600)
 
 
-def write_agentnet(tasks: list[Task], out: Path, image_format: str) -> list[str]:
-    _write_images(tasks, out, image_format)
+def write_agentnet(tasks: list[Task], out: Path, image_format: str) -> Written:
+    held = _write_images(tasks, out, image_format)
 
     def line(task: Task) -> dict[str, Any]:
         traj = []
@@ -146,25 +168,25 @@ def write_agentnet(tasks: list[Task], out: Path, image_format: str) -> list[str]
                 "traj": traj}
 
     _jsonl(out / "data.jsonl", (line(t) for t in tasks))
-    return ["data.jsonl", "images/"]
+    return Written(["data.jsonl", "images/"], {"data.jsonl": {t.task_id for t in tasks}, **held})
 
 
-def write_osworld(tasks: list[Task], out: Path, image_format: str) -> list[str]:
-    _write_images(tasks, out, image_format)
+def write_osworld(tasks: list[Task], out: Path, image_format: str) -> Written:
+    held = _write_images(tasks, out, image_format)
 
     def line(task: Task) -> dict[str, Any]:
         w, h = task.steps[0].screen
-        return {"task_id": task.task_id, "instruction": task.title, "screen_width": w, "screen_height": h,
-                "coordinates": "normalized", "steps": [
+        return {"task_id": task.task_id, "instruction": task.title, "task_source": task.source, "screen_width": w,
+                "screen_height": h, "coordinates": "normalized", "steps": [
                     {"step": s.index, "image": f"images/{image_name(task, s, image_format)}" if s.image else None,
                      "code": step_row(task, s)["code_normalized"], "action_type": s.action.type}
                     for s in task.steps]}
 
     _jsonl(out / "trajectories.jsonl", (line(t) for t in tasks))
-    return ["trajectories.jsonl", "images/"]
+    return Written(["trajectories.jsonl", "images/"], {"trajectories.jsonl": {t.task_id for t in tasks}, **held})
 
 
-def write(fmt: str, tasks: list[Task], out: Path, image_format: str) -> list[str]:
+def write(fmt: str, tasks: list[Task], out: Path, image_format: str) -> Written:
     _private_dir(out)
     if fmt == "hf":
         return write_hf(tasks, out, image_format)

@@ -5,7 +5,10 @@ and media blob of theirs unreadable at once, in every table and every copy (snap
 datasets, backups of the warehouse). The landed segments still waiting for curation are sealed
 to the landing key, not the subject's, so they are deleted in the same first step. Then rows are
 deleted from every table with a ``subject`` column, old snapshots expired and unreferenced files
-removed, so nothing of the person remains even in ciphertext.
+removed, so nothing of the person remains even in ciphertext. Datasets built before hold the
+person's data in clear, beyond the reach of their key: each one the dataset registry names is
+rewritten without them, or withdrawn (``jobshadow.govern.dataset_registry``), and whatever could
+not be reached (a folder moved or not writable, files moved out of it) is named in ``residual``.
 
 Export gathers everything held about a subject, decrypted, with the purposes each kind of data
 may serve, who read it for which purpose (from the audit log) and how long it is kept.
@@ -21,12 +24,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobshadow.errors import ConfigError
+from jobshadow.govern.dataset_registry import WITHDRAWN, DatasetRegistry
 from jobshadow.govern.expr import eq
 from jobshadow.govern.keys import KeyUnavailable
 from jobshadow.govern.purposes import registry
 from jobshadow.lake import curated
 
 if TYPE_CHECKING:
+    from jobshadow.govern.dataset_registry import Rewriter
     from jobshadow.govern.door import Governance
 
 LANDING = "landing.segments"
@@ -41,6 +46,7 @@ class ErasureReport:
     rows_deleted: dict[str, int] = field(default_factory=dict)
     files_removed: int = 0
     media_removed: int = 0
+    datasets: list[dict[str, Any]] = field(default_factory=list)  # each one rewritten, withdrawn or unreachable
     total_s: float = 0.0
     residual: list[str] = field(default_factory=list)
 
@@ -65,7 +71,7 @@ def _subject_tables(gov: Governance) -> list[str]:
             if "subject" in {c.name for c in gov.tables.definition(n).columns}]
 
 
-def erase_subject(gov: Governance, subject: str, by: str) -> ErasureReport:
+def erase_subject(gov: Governance, subject: str, by: str, rewriter: Rewriter | None = None) -> ErasureReport:
     t0 = time.perf_counter()
     person = gov.keys.person_of(subject)
     if person is None:
@@ -97,12 +103,23 @@ def erase_subject(gov: Governance, subject: str, by: str) -> ErasureReport:
     for blob in store.list(f"curated/media/{subject}"):
         store.delete(blob)
         report.media_removed += 1
-    report.residual = _residual(gov, subject, person)
+    registry = DatasetRegistry(gov)
+    dataset_residual = []
+    for outcome in registry.erase(subject, by, rewriter):
+        report.datasets.append({"dataset": outcome.dataset, "location": outcome.location, "action": outcome.action,
+                                "detail": outcome.detail, "removed": outcome.removed})
+        dataset_residual += outcome.residual
+    report.residual = _residual(gov, subject, person) + dataset_residual
+    named = {d["dataset"] for d in report.datasets}
+    # Belt and braces: a dataset still registered as holding the person must be named.
+    report.residual += [f"dataset {e.name} at {e.location} is still registered as holding the person ({e.state})"
+                        for e in registry.holding(subject) if e.state != WITHDRAWN and e.name not in named]
     report.total_s = time.perf_counter() - t0
     gov.audit([gov._record(by, "erase", f"subject:{subject}", "subject_access", True, ("subject-rights",),
                            "erasure completed", subject=subject,
                            detail={"rows": sum(report.rows_deleted.values()), "files": report.files_removed,
-                                   "media": report.media_removed, "landed": blobs})])
+                                   "media": report.media_removed, "landed": blobs,
+                                   "datasets": len(report.datasets), "residual": len(report.residual)})])
     return report
 
 
@@ -194,6 +211,8 @@ def export_subject(gov: Governance, subject: str, out: Path, by: str) -> dict[st
         "generated_by": by,
         "tables": tables,
         "media": media,
+        # Dataset files name no one; the registry knows which hold this person's data, and where.
+        "datasets": [e.as_json() for e in DatasetRegistry(gov).holding(subject)],
         "collection": [{"segment_id": s["segment_id"], "scope": s["scope_name"], "purposes": s["purposes"],
                         "retention_days": s["retention_days"]} for s in segments],
         "recipients": [{"principal": p, "purpose": pu, "table": t, "reads": n, "first": first_last[(p, pu, t)][0],

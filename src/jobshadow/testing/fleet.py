@@ -93,13 +93,14 @@ def enrol_device(collector: LiveCollector, root: Path, email: str) -> FleetDevic
 
 def make_segment(home: Home, *, events: int = 500, video_bytes: int = 0, session: str | None = None,
                  index: int = 1, text: str = "", title: str | None = None, app: str = "xterm",
-                 task: str | None = None, screens: int = 0) -> SegmentFile:
+                 task: str | None = None, screens: int = 0, shade: int = 0) -> SegmentFile:
     """A finished, sealed spool segment as the recorder writes it.
 
     ``text`` is typed (press and release per character) into a focused window of ``app`` titled
     ``title``; ``task`` adds task start/end markers with that title. ``screens`` adds that many
-    real H.264 frames of a small synthetic screen (each a different colour), with a click before
-    each of them; ``video_bytes`` instead adds incompressible stand-in frames (not decodable).
+    real H.264 frames of a small synthetic screen (each a different colour, from colour ``shade``
+    on, so two people's screens can differ), with a click before each of them; ``video_bytes``
+    instead adds incompressible stand-in frames (not decodable).
     """
     key = load_spool_key(home, "file")
     store = SpoolStore(home)
@@ -112,7 +113,7 @@ def make_segment(home: Home, *, events: int = 500, video_bytes: int = 0, session
                                    "started": "2026-11-22T10:00:00+00:00", "wall_offset": 1.7e9,
                                    "screen": {"width": width, "height": height},
                                    "monitors": [{"x": 0, "y": 0, "width": width, "height": height}]})
-        screen = _Screens() if screens else None
+        screen = _Screens(shade) if screens else None
         if screen is not None:
             screen.frame(w, 0.0, "start")  # every segment opens on a keyframe of the screen
         if title is not None:
@@ -151,19 +152,20 @@ SCREEN = (320, 240)
 
 
 class _Screens:
-    """Real H.264 frames of a small synthetic screen: frame k shows a colour band of colour k."""
+    """Real H.264 frames of a small synthetic screen: frame k shows a colour band of colour k + shade."""
 
-    def __init__(self) -> None:
+    def __init__(self, shade: int = 0) -> None:
         from jobshadow.records import VisibleWindow
         from jobshadow.segment.video import H264Encoder
 
         self.encoder = H264Encoder(*SCREEN)
         self.window = VisibleWindow(0x1200001, "XTerm", Rect(0, 0, *SCREEN), True, False)
         self.seq = 0
+        self.shade = shade
 
     def frame(self, w: SegmentWriter, t: float, reason: str) -> None:
         width, height = SCREEN
-        k = self.seq
+        k = self.seq + self.shade
         band = bytes((40 * k % 256, 200 - 20 * k % 200, 90, 255))
         pixels = bytearray(b"\x80\x80\x80\xff" * width * height)
         for y in range(height // 4, height // 2):

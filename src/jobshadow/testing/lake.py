@@ -25,6 +25,7 @@ class SegmentSpec:
     events: int = 50
     video_bytes: int = 0
     screens: int = 0
+    shade: int = 0  # first colour of the synthetic screens
 
 
 @dataclass
@@ -51,7 +52,7 @@ def build_lake(root: Path, people: dict[str, list[SegmentSpec]], *, purposes: tu
             for i, spec in enumerate(specs):
                 seg = make_segment(device.home, events=spec.events, video_bytes=spec.video_bytes, index=i + 1,
                                    text=spec.text, title=spec.title, app=spec.app, task=spec.task,
-                                   screens=spec.screens)
+                                   screens=spec.screens, shade=spec.shade)
                 built.segments[email].append(seg.id)
             uploader = Uploader(device.home, UploadSettings(auto_approve_after=Duration(0), bandwidth_bytes_per_s=0),
                                 device.identity, device.key)
