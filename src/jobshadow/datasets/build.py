@@ -196,8 +196,13 @@ def build(source: GovernedSource | LocalSource, options: BuildOptions, gov: Gove
         if final_out.exists():
             final_out.rmdir()  # checked empty in _check
         staging.rename(final_out)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if gov is not None and registry_id is not None:
+            from jobshadow.govern.dataset_registry import DatasetRegistry
+
+            DatasetRegistry(gov).abandon(registry_id, f"the build failed before its files were in place "
+                                                      f"({type(exc).__name__})")
         raise
     if gov is not None and registry_id is not None:
         from jobshadow.govern.dataset_registry import DatasetRegistry

@@ -51,8 +51,11 @@ class Eraser:
             if not held:
                 continue
             try:
-                entry = self._recover(entry)
-                outcome = self._one(entry, held, subject)
+                if entry.state in (REWRITING, SWAPPING):
+                    entry, finished = self._recover(entry)
+                    outcomes += [finished] if finished is not None else []
+                    held = self.reg._held(entry.id, erased)  # a finished swap forgot its subjects
+                outcome = self._one(entry, held, subject) if held else None
             except OSError as exc:  # a rename or removal refused midway: say so, never stop the erasure
                 log.warning("dataset %s: erasure stopped midway (%s)", entry.name, exc.strerror or exc)
                 outcome = self._unreachable(entry, held, subject, f"the erasure was stopped midway: {exc}")
@@ -178,18 +181,17 @@ class Eraser:
         return outcome
 
     # --- crash recovery -----------------------------------------------------------------------------
-    def _recover(self, entry: DatasetEntry) -> DatasetEntry:
+    def _recover(self, entry: DatasetEntry) -> tuple[DatasetEntry, DatasetOutcome | None]:
         """Undo or finish what an interrupted rewrite left (see the registry's docstring)."""
         pending = entry.pending or {}
+        finished = None
         if entry.state == REWRITING:
             remove_tree(Path(pending["staging"]))  # half written: the dataset in place is untouched
             self.reg._set(entry.id, ACTIVE, None, {"at": _now(), "action": "rewrite interrupted", "by": self.by,
                                                    "reason": "its unfinished staging folder was removed"})
-        elif entry.state == SWAPPING:
-            self._swap(entry, pending)
         else:
-            return entry
-        return next(e for e in self.reg.entries() if e.id == entry.id)
+            finished = self._swap(entry, pending)
+        return next(e for e in self.reg.entries() if e.id == entry.id), finished
 
     def _audit(self, entry: DatasetEntry, held: Held, action: str, reason: str,
                detail: Mapping[str, int] | None = None, *, allowed: bool = True) -> None:

@@ -206,6 +206,10 @@ class DatasetRegistry:
         """The build's files are in place."""
         self._set(dataset_id, ACTIVE, None)
 
+    def abandon(self, dataset_id: str, why: str) -> None:
+        """The build stopped before its files were in place: nothing of it is on disk."""
+        self._set(dataset_id, WITHDRAWN, None, {"at": _now(), "action": "withdrawn", "reason": why, "missing": []})
+
     def entries(self) -> list[DatasetEntry]:
         with self.engine.connect() as c:
             rows = c.execute(select(builds).order_by(builds.c.built_at)).all()
