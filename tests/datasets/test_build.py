@@ -133,7 +133,7 @@ def test_dataset_files_carry_no_identity(built: BuiltLake, gov: Governance, tmp_
     assert reg.files_of(entry.id) == {"data/train-00000-of-00001.parquet", "tasks.parquet", "README.md",
                                       "manifest.json"}
     subjects = {gov.keys.pseudonym(p) for p in people}
-    held = reg._held(entry.id, subjects)
+    held = reg.holdings_of(entry.id, subjects)
     assert set(held) == subjects and all(h["file"] >= {"data/train-00000-of-00001.parquet"} for h in held.values())
     assert {e["location"] for e in gov.state.exports()} >= {entry.location}
 

@@ -99,6 +99,7 @@ class Erased:
     alice_pictures: list[bytes] = field(default_factory=list)
     moved_file: str = ""
     locked: Path = Path()
+    server_before: list[str] = field(default_factory=list)  # canaries found in the server's own files
 
 
 def lock(path: Path) -> None:
@@ -129,6 +130,8 @@ def erased(built: BuiltLake, gov: Governance, tmp_path_factory: pytest.TempPathF
                                "hf" if fmt == "locked" else fmt, root / fmt, principal=BUILDER, name=f"ds_{fmt}")
         build(GovernedSource(gov, BUILDER, "model_training"), options, gov)
     state = Erased(root, ErasureReport("", False, 0.0), gov.keys.pseudonym(built.people["alice@example.com"]))
+    # The registry is a stored surface too: it holds pseudonyms, paths and ids, never what people did.
+    state.server_before = found(built.settings.home / "server", (*ALICE, BOB_TYPED, BOB_TITLE))
     for fmt in INTACT:
         state.before[fmt] = found(root / fmt, ALICE)
         state.alice_pictures += [p for p in pictures(root / fmt) if shade_of(p) in ALICE_SHADES]
@@ -154,6 +157,23 @@ def test_the_canaries_and_pictures_were_there_before(erased: Erased) -> None:
         expected = {ALICE_TYPED, ALICE_TASK} if fmt == "osworld" else set(ALICE)
         assert {hit.rsplit(": ", 1)[1] for hit in erased.before[fmt]} == expected, fmt
     assert len(erased.alice_pictures) >= 3 * 5
+
+
+def test_the_registry_and_the_lake_hold_nothing_in_clear(erased: Erased, built: BuiltLake) -> None:
+    assert (built.settings.home / "server" / "control.db").is_file()  # where the registry lives
+    assert erased.server_before == []
+
+
+def test_subject_export_names_the_datasets_holding_the_person(built: BuiltLake, gov: Governance, erased: Erased,
+                                                              tmp_path: Path) -> None:
+    from jobshadow.govern.rights import export_subject
+
+    bob = gov.keys.pseudonym(built.people["bob@example.com"])
+    manifest = export_subject(gov, bob, tmp_path / "bob", by="dpo@example.com")
+    listed = {d["name"]: d for d in manifest["datasets"]}
+    assert {f"ds_{fmt}" for fmt in INTACT} <= set(listed)
+    assert listed["ds_hf"]["location"] == str(erased.root / "hf") and listed["ds_hf"]["built_by"] == BUILDER
+    assert any(r["table"] == "dataset:ds_hf" and r["principal"] == BUILDER for r in manifest["recipients"])
 
 
 def test_no_byte_of_the_erased_person_is_left_in_any_dataset(erased: Erased) -> None:
@@ -215,7 +235,8 @@ def test_the_report_names_every_dataset_and_the_registry_and_audit_follow(erased
     for fmt in INTACT:
         entry = entries[f"ds_{fmt}"]
         assert entry.state == "active" and entry.history[-1]["action"] == "rewritten"
-        assert erased.alice not in reg._held(entry.id, [erased.alice])  # the registry forgot her here
+        assert erased.alice not in reg.holdings_of(entry.id, [erased.alice])  # the registry forgot her here
+    assert [f for f in gov.scan() if f.kind in ("export", "plaintext")] == []  # modes kept by the rewrite
     audited = [(r.action, r.resource, r.reason) for _, r in gov.audit_records(subject=erased.alice)]
     assert ("rewrite", "dataset:ds_hf", "erasure rewrite completed") in audited
     assert ("withdraw", "dataset:ds_moved", "dataset withdrawn after an erasure request") in audited

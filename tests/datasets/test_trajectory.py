@@ -138,8 +138,11 @@ def test_hf_shards_roll_over_at_the_size_limit_and_keep_every_row(tmp_path: Path
     for t in tasks:
         for st_ in t.steps:
             st_.image = bytes([st_.index]) * 3000
-    files = write_hf(tasks, tmp_path, "jpeg", shard_bytes=12_000)
-    shards = [f for f in files if f.startswith("data/")]
+    written = write_hf(tasks, tmp_path, "jpeg", shard_bytes=12_000)
+    shards = [f for f in written.files if f.startswith("data/")]
+    # Each shard reports the tasks whose rows it holds (the registry maps those to people).
+    assert all(written.holdings[f] for f in shards)
+    assert set().union(*(written.holdings[f] for f in shards)) == {t.task_id for t in tasks}
     assert len(shards) >= 3 and shards[0].endswith(f"-of-{len(shards):05d}.parquet")
     rows = pq.read_table(tmp_path / "data").to_pylist()
     assert len(rows) == sum(len(t.steps) for t in tasks)

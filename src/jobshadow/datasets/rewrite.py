@@ -61,7 +61,8 @@ def rewrite_dataset(source: Path, staging: Path, drop_tasks: frozenset[str], dro
     kept = [s for s in meta["segments"] if s not in drop_segments]
     recording = {s: r for s, r in meta.get("recording", {}).items() if s in set(kept)}
     counts = {"tasks": removed["tasks"], "steps": removed["steps"], "images": removed["images"]}
-    meta.update(segments=kept, recording=recording, sessions=len({r["session"] for r in recording.values()}),
+    meta.update(registered=True, segments=kept, recording=recording,
+                sessions=len({r["session"] for r in recording.values()}),
                 recorded_s=sum(r["seconds"] for r in recording.values()),
                 rewrites=[*meta.get("rewrites", []), {**note, **counts}])
     write_card(staging, meta, contents)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,11 +28,7 @@ from jobshadow.govern.dataset_registry import (
     WITHDRAWN,
     DatasetEntry,
     DatasetOutcome,
-    _fsync,
-    _now,
-    fsync_tree,
-    remove_tree,
-    unwritable,
+    now,
 )
 
 if TYPE_CHECKING:
@@ -41,20 +39,22 @@ Held = dict[str, dict[str, set[str]]]  # subject -> kind (file, task, segment) -
 
 
 class Eraser:
+    """One erasure's pass over the registry, as ``by``, rewriting with ``rewriter``."""
+
     def __init__(self, registry: DatasetRegistry, by: str, rewriter: Rewriter) -> None:
         self.reg, self.by, self.rewriter = registry, by, rewriter
 
     def run(self, subject: str, erased: set[str]) -> list[DatasetOutcome]:
         outcomes = []
         for entry in self.reg.entries():
-            held = self.reg._held(entry.id, erased)
+            held = self.reg.holdings_of(entry.id, erased)
             if not held:
                 continue
             try:
                 if entry.state in (REWRITING, SWAPPING):
                     entry, finished = self._recover(entry)
                     outcomes += [finished] if finished is not None else []
-                    held = self.reg._held(entry.id, erased)  # a finished swap forgot its subjects
+                    held = self.reg.holdings_of(entry.id, erased)  # a finished swap forgot its subjects
                 outcome = self._one(entry, held, subject) if held else None
             except OSError as exc:  # a rename or removal refused midway: say so, never stop the erasure
                 log.warning("dataset %s: erasure stopped midway (%s)", entry.name, exc.strerror or exc)
@@ -90,34 +90,35 @@ class Eraser:
         if missing:
             return self._withdraw(entry, held, subject, f"{len(missing)} of its registered files are not in {loc}",
                                   missing, None)
-        try:
-            return self._rewrite(entry, held)
-        except Exception as exc:  # a damaged file, a format the rewriter cannot read: take it out of use
-            log.warning("dataset %s could not be rewritten: %s", entry.name, type(exc).__name__)
-            return self._withdraw(entry, held, subject, f"it could not be rewritten ({type(exc).__name__}: {exc})",
-                                  [], None)
+        return self._rewrite(entry, held, subject)
 
-    def _rewrite(self, entry: DatasetEntry, held: Held) -> DatasetOutcome:
+    def _rewrite(self, entry: DatasetEntry, held: Held, subject: str) -> DatasetOutcome:
         loc = Path(entry.location)
         token = secrets.token_hex(4)
         pending: dict[str, Any] = {"staging": str(loc.with_name(f".{loc.name}.rewrite-{token}")),
                                    "retired": str(loc.with_name(f".{loc.name}.erased-{token}")),
                                    "subjects": sorted(held)}
         staging = Path(pending["staging"])
-        self.reg._set(entry.id, REWRITING, pending)
+        self.reg.set_state(entry.id, REWRITING, pending)
         self._audit(entry, held, "rewrite", "erasure rewrite started")
         drop_tasks = frozenset(t for kinds in held.values() for t in kinds.get("task", ()))
         drop_segments = frozenset(s for kinds in held.values() for s in kinds.get("segment", ()))
         try:
             staging.mkdir(mode=0o700)
             pending["removed"] = self.rewriter(loc, staging, drop_tasks, drop_segments,
-                                               {"at": _now(), "reason": "an erasure request"})
+                                               {"at": now(), "reason": "an erasure request"})
             fsync_tree(staging)
-        except BaseException:
+        except BaseException as exc:
             remove_tree(staging)
-            self.reg._set(entry.id, ACTIVE, None)
-            raise
-        self.reg._set(entry.id, SWAPPING, pending)
+            self.reg.set_state(entry.id, ACTIVE, None)
+            if not isinstance(exc, Exception):
+                raise
+            # A damaged file, a format the rewriter cannot read, a full disk: take it out of use.
+            log.warning("dataset %s could not be rewritten: %s", entry.name, type(exc).__name__)
+            return self._withdraw(entry, held, subject, f"it could not be rewritten ({type(exc).__name__}: {exc})",
+                                  [], None)
+        # From here on the journal says "swapping": a failure leaves it for the next erasure to finish.
+        self.reg.set_state(entry.id, SWAPPING, pending)
         return self._swap(entry, pending)
 
     def _swap(self, entry: DatasetEntry, pending: dict[str, Any]) -> DatasetOutcome:
@@ -127,13 +128,13 @@ class Eraser:
             if loc.exists():
                 os.rename(loc, retired)
             os.rename(staging, loc)
-            _fsync(loc.parent)
+            fsync_path(loc.parent)
         problem = remove_tree(retired)
         removed: dict[str, int] = pending.get("removed", {})
         subjects = list(pending["subjects"])
         self.reg.forget(entry.id, subjects)
-        self.reg._set(entry.id, ACTIVE, None, {"at": _now(), "action": "rewritten", "by": self.by,
-                                               "reason": "erasure request", **removed})
+        self.reg.set_state(entry.id, ACTIVE, None, {"at": now(), "action": "rewritten", "by": self.by,
+                                                    "reason": "erasure request", **removed})
         held: Held = {s: {} for s in subjects}
         self._audit(entry, held, "rewrite", "erasure rewrite completed", removed)
         residual = [] if problem is None else [
@@ -148,10 +149,10 @@ class Eraser:
         if tomb is None and loc.exists():
             tomb = loc.with_name(f".{loc.name}.withdrawn-{secrets.token_hex(4)}")
             os.rename(loc, tomb)  # one step: the location goes from whole to absent
-            _fsync(loc.parent)
+            fsync_path(loc.parent)
         problem = remove_tree(tomb) if tomb is not None else None
-        self.reg._set(entry.id, WITHDRAWN, None, {"at": _now(), "action": "withdrawn", "by": self.by,
-                                                  "reason": why, "missing": missing})
+        self.reg.set_state(entry.id, WITHDRAWN, None, {"at": now(), "action": "withdrawn", "by": self.by,
+                                                       "reason": why, "missing": missing})
         self._audit(entry, held, "withdraw", "dataset withdrawn after an erasure request", {"missing": len(missing)})
         outcome = DatasetOutcome(entry.name, entry.location, "withdrawn", f"withdrawn: {why}")
         mine = held.get(subject, {}).get("file", set())
@@ -171,8 +172,12 @@ class Eraser:
             "copy of it still holds the person's data" for f in lost])
 
     def _unreachable(self, entry: DatasetEntry, held: Held, subject: str, why: str) -> DatasetOutcome:
-        self.reg._set(entry.id, UNREACHABLE, None, {"at": _now(), "action": "unreachable", "by": self.by,
-                                                             "reason": why})
+        current = next(e for e in self.reg.entries() if e.id == entry.id)
+        event = {"at": now(), "action": "unreachable", "by": self.by, "reason": why}
+        if current.state in (REWRITING, SWAPPING):  # keep the journal: the next erasure finishes from it
+            self.reg.set_state(entry.id, current.state, current.pending, event)
+        else:
+            self.reg.set_state(entry.id, UNREACHABLE, None, event)
         self._audit(entry, held, "rewrite", f"dataset unreachable: {why}", allowed=False)
         outcome = DatasetOutcome(entry.name, entry.location, "unreachable", why)
         if subject in held:
@@ -187,8 +192,9 @@ class Eraser:
         finished = None
         if entry.state == REWRITING:
             remove_tree(Path(pending["staging"]))  # half written: the dataset in place is untouched
-            self.reg._set(entry.id, ACTIVE, None, {"at": _now(), "action": "rewrite interrupted", "by": self.by,
-                                                   "reason": "its unfinished staging folder was removed"})
+            self.reg.set_state(entry.id, ACTIVE, None, {"at": now(), "action": "rewrite interrupted",
+                                                        "by": self.by,
+                                                        "reason": "its unfinished staging folder was removed"})
         else:
             finished = self._swap(entry, pending)
         return next(e for e in self.reg.entries() if e.id == entry.id), finished
@@ -199,3 +205,45 @@ class Eraser:
         counts: dict[str, str | int] = dict(detail or {})
         gov.audit([gov._record(self.by, action, f"dataset:{entry.name}", "subject_access", allowed, REGISTRY_POLICY,
                                reason, subject=s, detail=counts) for s in sorted(held)])
+
+
+# --- the file system ---------------------------------------------------------------------------------
+def fsync_tree(root: Path) -> None:
+    """fsync every file and folder under ``root`` (and ``root``), so a rename publishes durable bytes."""
+    for path in sorted(root.rglob("*"), key=lambda p: -len(p.parts)):
+        fsync_path(path)
+    fsync_path(root)
+
+
+def fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def unwritable(location: Path) -> str | None:
+    """Why the dataset at ``location`` cannot be replaced or removed (None: it can).
+
+    Tried, not inferred from mode bits: root ignores them, immutable flags and read-only mounts do not
+    show in them."""
+    for folder in [location.parent, location, *sorted(p for p in location.rglob("*") if p.is_dir())]:
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".probe-", dir=folder)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            return f"{folder} is not writable ({exc.strerror or exc})"
+    return None
+
+
+def remove_tree(path: Path) -> str | None:
+    """Remove ``path`` entirely; why not, if it could not be."""
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"{exc.filename or path}: {exc.strerror or exc}"
+    return None

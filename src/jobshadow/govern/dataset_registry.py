@@ -21,11 +21,10 @@ Erasure (``erase``) reaches every dataset that holds an erased subject:
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
-import shutil
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -146,7 +145,7 @@ def _entry(row: Any) -> DatasetEntry:
                         json.loads(row.history))
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -204,11 +203,11 @@ class DatasetRegistry:
 
     def activate(self, dataset_id: str) -> None:
         """The build's files are in place."""
-        self._set(dataset_id, ACTIVE, None)
+        self.set_state(dataset_id, ACTIVE, None)
 
     def abandon(self, dataset_id: str, why: str) -> None:
         """The build stopped before its files were in place: nothing of it is on disk."""
-        self._set(dataset_id, WITHDRAWN, None, {"at": _now(), "action": "withdrawn", "reason": why, "missing": []})
+        self.set_state(dataset_id, WITHDRAWN, None, {"at": now(), "action": "withdrawn", "reason": why, "missing": []})
 
     def entries(self) -> list[DatasetEntry]:
         with self.engine.connect() as c:
@@ -226,7 +225,7 @@ class DatasetRegistry:
             return {r.ref for r in c.execute(select(holdings.c.ref).where(holdings.c.dataset_id == dataset_id,
                                                                         holdings.c.kind == "file"))}
 
-    def _held(self, dataset_id: str, subjects: Iterable[str]) -> dict[str, dict[str, set[str]]]:
+    def holdings_of(self, dataset_id: str, subjects: Iterable[str]) -> dict[str, dict[str, set[str]]]:
         out: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         with self.engine.connect() as c:
             for r in c.execute(select(holdings).where(holdings.c.dataset_id == dataset_id,
@@ -234,8 +233,9 @@ class DatasetRegistry:
                 out[r.subject][r.kind].add(r.ref)
         return out
 
-    def _set(self, dataset_id: str, state: str, pending: dict[str, Any] | None,
-             event: dict[str, Any] | None = None) -> None:
+    def set_state(self, dataset_id: str, state: str, pending: dict[str, Any] | None,
+                  event: dict[str, Any] | None = None) -> None:
+        """The dataset's state and journal, with ``event`` appended to its history, in one commit."""
         values: dict[str, Any] = {"state": state, "pending": json.dumps(pending) if pending is not None else None}
         with self.engine.begin() as c:
             if event is not None:
@@ -247,54 +247,21 @@ class DatasetRegistry:
     def erase(self, subject: str, by: str, rewriter: Rewriter | None = None) -> list[DatasetOutcome]:
         """Reach every dataset holding ``subject`` — or any subject erased before whose removal did
         not finish — and rewrite, withdraw or report it (see the module docstring)."""
-        from jobshadow.govern.dataset_erasure import Eraser
+        from jobshadow.govern.dataset_erasure import Eraser  # it imports this module
 
-        erased = {s for s, alive in self.gov.keys.subjects() if not alive} | {subject}
-        return Eraser(self, by, rewriter or default_rewriter()).run(subject, erased)
+        # One erasure at a time on this host: another would take this one's journalled staging
+        # folder for a crash's leftovers. (Erasures run from the admin CLI on the server host.)
+        lock = self.gov.storage.paths.root / "dataset-erasure.lock"
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            erased = {s for s, alive in self.gov.keys.subjects() if not alive} | {subject}
+            return Eraser(self, by, rewriter or default_rewriter()).run(subject, erased)
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def forget(self, dataset_id: str, subjects: Iterable[str]) -> None:
         """Their data is no longer in the dataset: drop what the registry knew of it."""
         with self.engine.begin() as c:
             c.execute(delete(holdings).where(holdings.c.dataset_id == dataset_id,
                                              holdings.c.subject.in_(sorted(subjects))))
-
-
-def fsync_tree(root: Path) -> None:
-    """fsync every file and folder under ``root`` (and ``root``), so a rename publishes durable bytes."""
-    for path in sorted(root.rglob("*"), key=lambda p: -len(p.parts)):
-        _fsync(path)
-    _fsync(root)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def unwritable(location: Path) -> str | None:
-    """Why the dataset at ``location`` cannot be replaced or removed (None: it can).
-
-    Tried, not inferred from mode bits: root ignores them, immutable flags and read-only mounts do not
-    show in them."""
-    for folder in [location.parent, location, *sorted(p for p in location.rglob("*") if p.is_dir())]:
-        try:
-            fd, probe = tempfile.mkstemp(prefix=".probe-", dir=folder)
-            os.close(fd)
-            os.unlink(probe)
-        except OSError as exc:
-            return f"{folder} is not writable ({exc.strerror or exc})"
-    return None
-
-
-def remove_tree(path: Path) -> str | None:
-    """Remove ``path`` entirely; why not, if it could not be."""
-    try:
-        shutil.rmtree(path)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        return f"{exc.filename or path}: {exc.strerror or exc}"
-    return None
