@@ -29,6 +29,7 @@ _TO_UPPER_LETTER = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B", "$": "
 _AMBIGUOUS = frozenset("OoQDUIlij|!ZzSsB$GbqgTA?0158")
 _COMMA = re.compile(r"(?<=[A-Za-z0-9]),(?=[A-Za-z0-9])")
 _AT = str.maketrans({"©": "@", "®": "@"})
+_TOKEN = re.compile(r"\S+")
 
 
 def punctuation(token: str) -> str:
@@ -54,11 +55,11 @@ def by_class(token: str) -> str:
     return token
 
 
-def variants(tokens: list[str]) -> list[list[str]]:
-    """The recognised tokens, then each distinct rewrite of the whole line."""
-    out = [tokens]
-    fixed = [punctuation(t) for t in tokens]
-    for candidate in (fixed, [by_class(t) for t in fixed]):
-        if all(candidate != seen for seen in out):
+def text_variants(text: str) -> list[str]:
+    """``text``, then each distinct rewrite of it (same length, so offsets carry over)."""
+    out = [text]
+    fixed = punctuation(text)
+    for candidate in (fixed, _TOKEN.sub(lambda m: by_class(m.group()), fixed)):
+        if candidate not in out:
             out.append(candidate)
     return out

@@ -15,17 +15,22 @@ The detector is called with ``strict=True``: if it fails, the frame fails (fail 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from jobshadow.redact import shapes
-from jobshadow.redact.confusions import variants
+from jobshadow.redact.confusions import text_variants
 from jobshadow.redact.model import Box, ScreenFinding, Source, Word
 from jobshadow.sensitive import scan
 
 # Two words closer than this (in line heights) were one token split by the OCR, not two words.
 GLUE = 0.2
-MIN_CONF = 5.0  # below this a "word" is noise (a stray glyph fragment, a border)
+# Words read with less confidence than this next to a finding are taken to be part of it.
+SPREAD_CONF = 50.0
+# Findings whose neighbours are other words, not pieces of them.
+_NO_SPREAD = frozenset({"email", "phone", "password", "credit_card", "iban", "us_ssn"})
+_TOKEN = re.compile(r"\S+")
 
 
 @dataclass(slots=True)
@@ -76,73 +81,99 @@ def _text(tokens: list[str], seps: list[str], line_no: int, index: Index, parts:
     return pos
 
 
-def _mark_findings(text: str, index: Index, marks: dict[tuple[int, int], _Mark]) -> None:
-    for f in scan(text, strict=True):
-        for start, end, li, wi in index:
-            if start < f.end and end > f.start:
-                marks.setdefault((li, wi), _Mark(f.kind, "detector"))
+def _mark_span(a: int, b: int, index: Index, marks: dict[tuple[int, int], _Mark], kind: str,
+               source: Source) -> None:
+    for start, end, li, wi in index:
+        if start < b and end > a:
+            marks.setdefault((li, wi), _Mark(kind, source))
+
+
+def _line_texts(line: list[Word], li: int) -> list[tuple[str, Index]]:
+    """The line as text (words spaced, and with split tokens glued) and every confusion
+    rewrite of each; rewrites keep offsets, so all share their text's index."""
+    seps = _separators(line)
+    spaces = [""] + [" "] * (len(line) - 1)
+    out: list[tuple[str, Index]] = []
+    for s in (spaces, seps) if seps != spaces else (spaces,):
+        index: Index = []
+        parts: list[str] = []
+        _text([w.text for w in line], s, li, index, parts, 0)
+        out.extend((v, index) for v in text_variants("".join(parts)))
+    return out
 
 
 def _scan_lines(lines: list[list[Word]], marks: dict[tuple[int, int], _Mark]) -> None:
     for li, line in enumerate(lines):
-        seps = _separators(line)
-        spaces = [""] + [" "] * (len(line) - 1)
-        for tokens in variants([w.text for w in line]):
-            for s in (spaces, seps) if seps != spaces else (spaces,):
-                index: Index = []
-                parts: list[str] = []
-                _text(tokens, s, li, index, parts, 0)
-                _mark_findings("".join(parts), index, marks)
-    # All lines joined: the first rewrite of each line (recognised text) and the fullest one.
-    for pick in (0, -1):
-        index = []
-        parts = []
-        pos = 0
-        for li, line in enumerate(lines):
-            tokens = variants([w.text for w in line])[pick]
-            if li:
-                parts.append("\n")
-                pos += 1
-            pos = _text(tokens, [""] + [" "] * (len(line) - 1), li, index, parts, pos)
-        _mark_findings("".join(parts), index, marks)
-
-
-def _apply_shapes(lines: list[list[Word]], marks: dict[tuple[int, int], _Mark]) -> None:
+        for text, index in _line_texts(line, li):
+            for f in scan(text, strict=True):
+                _mark_span(f.start, f.end, index, marks, f.kind, "detector")
+            _apply_shapes(text, index, marks)
+        for wi, w in enumerate(line):
+            if shapes.unsure(w.text, w.conf):
+                marks.setdefault((li, wi), _Mark("generic_token", "shape"))
+    # All lines joined (key blocks, a secret key below its key id): as read, and rewritten.
+    block: Index = []
+    block_parts: list[str] = []
+    pos = 0
     for li, line in enumerate(lines):
-        tokens = [w.text for w in line]
-        seps = _separators(line)
-        # Key-shaped: judge each OCR word and each glued run (a key the OCR split in two).
-        start = 0
-        for wi in range(1, len(line) + 1):
-            if wi == len(line) or seps[wi] == " ":
-                glued = "".join(tokens[start:wi])
-                kind = shapes.key_shaped(glued)
-                for k in range(start, wi):
-                    own = kind or shapes.key_shaped(tokens[k])
-                    if own is None and shapes.unsure(tokens[k], line[k].conf):
-                        own = "generic_token"
-                    if own is not None:
-                        marks.setdefault((li, k), _Mark(own, "shape"))
-                start = wi
-        text_parts: list[str] = []
-        index: Index = []
-        _text(tokens, [""] + [" "] * (len(line) - 1), li, index, text_parts, 0)
-        for a, b in shapes.emails("".join(text_parts)):
-            for s, e, _, wi in index:
-                if s < b and e > a:
-                    marks.setdefault((li, wi), _Mark("email", "shape"))
-        for first, last, kind in shapes.digit_runs(tokens) + shapes.ibans(tokens) + shapes.keyword_values(tokens):
-            for wi in range(first, last + 1):
-                marks.setdefault((li, wi), _Mark(kind, "shape"))
+        if li:
+            block_parts.append("\n")
+            pos += 1
+        pos = _text([w.text for w in line], [""] + [" "] * (len(line) - 1), li, block, block_parts, pos)
+    for text in text_variants("".join(block_parts)):
+        for f in scan(text, strict=True):
+            _mark_span(f.start, f.end, block, marks, f.kind, "detector")
+
+
+def _apply_shapes(text: str, index: Index, marks: dict[tuple[int, int], _Mark]) -> None:
+    tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+    for a, b, tok in tokens:
+        kind = shapes.key_shaped(tok)
+        if kind is not None:
+            _mark_span(a, b, index, marks, kind, "shape")
+    for a, b in shapes.emails(text):
+        _mark_span(a, b, index, marks, "email", "shape")
+    words = [t for _, _, t in tokens]
+    for first, last, kind in shapes.digit_runs(words) + shapes.ibans(words) + shapes.keyword_values(words):
+        _mark_span(tokens[first][0], tokens[last][1], index, marks, kind, "shape")
+
+
+def _spread(lines: list[list[Word]], marks: dict[tuple[int, int], _Mark]) -> None:
+    """Mark the neighbours of a secret that are pieces of it: a key the OCR broke up comes back as
+    fragments it was unsure of, or that look random themselves (letters mixed with digits, case
+    flipping), possibly with a short piece between them. Ordinary words beside a secret are read
+    with confidence and look like words."""
+
+    def piece(li: int, wi: int) -> bool:
+        w = lines[li][wi]
+        return w.conf < SPREAD_CONF or shapes.random_looking(w.text)
+
+    for li, line in enumerate(lines):
+        changed = True
+        while changed:
+            changed = False
+            for wi, w in enumerate(line):
+                if (li, wi) in marks or not any(ch.isalnum() for ch in w.text):
+                    continue
+                short = len(shapes.core(w.text)) <= 3
+                for nb, other in ((wi - 1, wi + 1), (wi + 1, wi - 1)):
+                    m = marks.get((li, nb))
+                    if m is None or m.kind in _NO_SPREAD:
+                        continue
+                    if piece(li, wi) or (short and 0 <= other < len(line) and piece(li, other)):
+                        marks[(li, wi)] = _Mark(m.kind, "shape")
+                        changed = True
+                        break
 
 
 def find(words: Sequence[Word]) -> list[ScreenFinding]:
     """The findings among ``words`` (frame coordinates); raises ``DetectorFailed`` if the
     detector fails."""
-    lines = group_lines([w for w in words if w.text and w.conf >= MIN_CONF])
+    # Low-confidence words are kept: random strings are exactly what the recogniser is unsure of.
+    lines = group_lines([w for w in words if w.text])
     marks: dict[tuple[int, int], _Mark] = {}
     _scan_lines(lines, marks)
-    _apply_shapes(lines, marks)
+    _spread(lines, marks)
     out: list[ScreenFinding] = []
     for li, line in enumerate(lines):
         run: Box | None = None

@@ -103,14 +103,26 @@ def key_shaped(token: str) -> str | None:
 
 
 def unsure(token: str, conf: float) -> bool:
-    """A long token the recogniser was unsure of, mixing letters with digits or odd characters."""
+    """A long token the recogniser was unsure of that looks random: a stretch of 10+ letters and
+    digits that mixes them, or changes case often (a host prompt or a long plain word does not)."""
+    if conf >= 45:
+        return False
+    for run in re.findall(r"[A-Za-z0-9+/=_~-]{10,}", token):
+        digits = sum(ch.isdigit() for ch in run)
+        letters = sum(ch.isalpha() for ch in run)
+        if (digits and letters and digits + letters >= 10) or _transitions(run) >= 3:
+            return True
+    return False
+
+
+def random_looking(token: str) -> bool:
+    """A token of 4+ characters that mixes letters with digits or flips case 3+ times."""
     c = core(token)
-    if conf >= 45 or len(c) < 10:
+    if len(c) < 4:
         return False
     has_digit = any(ch.isdigit() for ch in c)
     has_alpha = any(ch.isalpha() for ch in c)
-    odd = sum(not ch.isalnum() for ch in c)
-    return has_alpha and (has_digit or odd >= 2)
+    return (has_digit and has_alpha) or _transitions(c) >= 3
 
 
 def emails(text: str) -> list[tuple[int, int]]:
@@ -170,7 +182,7 @@ def keyword_values(tokens: list[str]) -> list[tuple[int, int, str]]:
     that carries both (`password=hunter2`)."""
     out: list[tuple[int, int, str]] = []
     for i, t in enumerate(tokens):
-        folded = by_class(t).lower()
+        folded = by_class(t).lower().lstrip(_EDGE_PUNCT)
         kind = "password" if folded.startswith(("pass", "pwd", "pin")) else "generic_token"
         if _KEYWORD_INLINE.match(folded):
             out.append((i, i, kind))
