@@ -39,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import phonenumbers
+import redact_everyday
 
 ALNUM = string.ascii_letters + string.digits
 B64 = ALNUM + "+/"
@@ -374,9 +375,9 @@ VALUES: dict[str, Callable[[random.Random, str], str]] = {
     "jwt": lambda rng, v: _jwt(rng),
     "private_key": _private_key,
     "generic_token": _generic,
-    "password": _password,
+    "password": lambda rng, v: redact_everyday.pin(rng) if v == "pin" else _password(rng, v),
     "email": _email,
-    "phone": lambda rng, v: _phone(rng, v or "intl"),
+    "phone": lambda rng, v: redact_everyday.everyday_phone(rng) if v == "everyday" else _phone(rng, v or "intl"),
     "credit_card": _card,
     "iban": lambda rng, v: (lambda c: _group4(c) if v != "compact" else c)(
         _iban(rng, (cc := rng.choice(tuple(_IBAN_SHAPES))), _IBAN_SHAPES[cc])
@@ -427,7 +428,6 @@ NEGATIVES: dict[str, Callable[[random.Random], str]] = {
     "ip": lambda rng: f"{rng.choice((10, 172, 192))}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
     "placeholder_key": lambda rng: rng.choice(("YOUR_API_KEY", "<your-token-here>", "sk-...", "xxxxxxxxxxxxxxxx", "${API_TOKEN}", "{{ secrets.TOKEN }}", "********", "<redacted>", "REPLACE_ME")),  # noqa: E501
     "bad_ssn": lambda rng: rng.choice(("000", "666", str(rng.randint(900, 999)))) + f"-{rng.randint(1, 99):02d}-{rng.randint(1, 9999):04d}",  # noqa: E501
-    "bad_phone": lambda rng: rng.choice((f"(123) 456-{rng.randint(1000, 9999)}", f"({rng.randint(100, 199)}) 555-{rng.randint(1000, 9999)}", "555-1234")),  # noqa: E501
     "k8s_pod": lambda rng: f"{rng.choice(_WORDS)}-{_r(rng, HEX, 9)}-{_r(rng, 'bcdfghjklmnpqrstvwxz2456789', 5)}",
     "email_like": lambda rng: rng.choice(("git@github.com:acme/api.git", "logo@2x.png", "icon@3x.webp", "@types/node@20.11.5", "user@localhost", "lodash@4.17.21", "node@sha256")),  # noqa: E501
     "hostname": lambda rng: f"{rng.choice(_WORDS)}-{rng.randint(1, 40):02d}.{rng.choice(('internal', 'prod.acme.io', 'eu-west-1.compute.internal'))}",  # noqa: E501
@@ -456,6 +456,7 @@ def _filler(rng: random.Random, name: str) -> str:
         ),
         "project": lambda: f"{rng.choice(_WORDS)}-{rng.choice(('svc', 'api', 'web', 'etl'))}",
         "region": lambda: rng.choice(("us-east-1", "eu-west-1", "ap-southeast-2")),
+        "blocks": lambda: "\u2588" * rng.randint(8, 30),  # text the device redacted earlier
         "cmd": lambda: rng.choice(
             (
                 "ls -la",
@@ -810,7 +811,7 @@ _DEV = [
     _t("code_azure_identity", "dev", "credential = ClientSecretCredential(\n    tenant_id=\"«!uuid»\",\n    client_id=\"«!uuid»\",\n    client_secret=\"«azure_client_secret»\",\n)\n"),  # noqa: E501
     _t("keys_az_cli", "dev", "az storage blob upload --account-name «@word»data --account-key «azure_storage_key» -c backups -f «!unix_path»\n"),  # noqa: E501
     _t("jira_log_excerpt", "dev", "Log excerpt:\n«!datetime» INFO request_id=«!uuid» agent=curl/«!version» latency=«!number»ms\n«!datetime» WARN retry 3 for job «!k8s_pod» on «!ip»\n«!datetime» ERROR card declined for «credit_card:plain» amount «!price»\n"),  # noqa: E501
-    _t("slack_call_me", "dev", "call me on «phone:us» or my cell «phone:e164», office hours «!time»-«!time», not «!bad_phone»"),  # noqa: E501
+    _t("slack_call_me", "dev", "call me on «phone:us» or my cell «phone:e164», office hours «!time»-«!time», and the old desk line «phone:everyday»"),  # noqa: E501
     _t("email_signature", "dev", "Thanks for the quick turnaround!\n--\n«@name»\nSenior Engineer, «@project»\nM: «phone:intl»\nE: «email»\n"),  # noqa: E501
     _t("code_lockfile_gitlog", "dev", "\"node_modules/lodash\": {\n  \"version\": \"4.17.21\",\n  \"integrity\": \"«!integrity»\"\n},\nFROM «!docker_digest»\ncommit «!git_sha»\nAuthor: «@name» <«email»>\nDate: «!datetime»\n\n    bump «!email_like» to «!semver_range»\n"),  # noqa: E501
     _t("keys_psql", "dev", "psql -h «!hostname» -U «@user» «@word»\n«password»\n\\dt\nselect count(*) from users;\n"),
@@ -904,5 +905,8 @@ _EVAL = [
 ]
 # fmt: on
 
+NEGATIVES.update(redact_everyday.NEGATIVES)
+_DEV += [_t(name, split, body) for name, split, body in redact_everyday.TEMPLATES if split == "dev"]
+_EVAL += [_t(name, split, body) for name, split, body in redact_everyday.TEMPLATES if split == "eval"]
 TEMPLATES: list[Template] = _DEV + _EVAL
 DEFAULT_SOURCES = Sources(VALUES, NEGATIVES, _filler, _with_context)

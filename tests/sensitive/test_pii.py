@@ -60,7 +60,6 @@ def test_pii_is_found_with_exact_span(text: str, kind: str, value: str) -> None:
         # phone look-alikes
         "released 2024-05-01 12:30:45, build 1.2.3, ip 192.168.100.200",
         "order no. 4155552671 and invoice #4155552671",
-        "(123) 456-7890 and 555-1234",
         "timestamps 1712345678901 1712345678",
         "dates 05.10.2023 and 10/05/2023",
         # card look-alikes

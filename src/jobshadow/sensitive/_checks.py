@@ -64,17 +64,17 @@ _CARD_BRANDS: tuple[tuple[int, int, int, frozenset[int]], ...] = (
     (2, 36, 36, frozenset({14, 15, 16, 17, 18, 19})),  # Diners
     (2, 38, 39, frozenset({14, 15, 16, 17, 18, 19})),  # Diners
     (4, 2200, 2204, frozenset({16, 17, 18, 19})),  # Mir
-    (2, 50, 50, frozenset({13, 16, 17, 18, 19})),  # Maestro 50xx
-    (2, 56, 58, frozenset({13, 16, 17, 18, 19})),  # Maestro
+    (2, 50, 50, frozenset({12, 13, 16, 17, 18, 19})),  # Maestro 50xx
+    (2, 56, 58, frozenset({12, 13, 16, 17, 18, 19})),  # Maestro
     (2, 60, 60, frozenset({16, 17, 18, 19})),  # RuPay / Discover-network
-    (2, 63, 63, frozenset({16, 17, 18, 19})),  # Maestro
-    (2, 67, 67, frozenset({13, 16, 17, 18, 19})),  # Maestro
+    (2, 63, 63, frozenset({12, 16, 17, 18, 19})),  # Maestro
+    (2, 67, 67, frozenset({12, 13, 16, 17, 18, 19})),  # Maestro
 )
 
 
 def card_valid(digits: str) -> bool:
     n = len(digits)
-    if not 13 <= n <= 19 or len(set(digits)) < 2:
+    if not 12 <= n <= 19 or len(set(digits)) < 2:
         return False
     for plen, low, high, lengths in _CARD_BRANDS:
         if n in lengths and low <= int(digits[:plen]) <= high:
@@ -151,6 +151,17 @@ def char_classes(value: str) -> tuple[bool, bool, bool, bool]:
     )
 
 
+def standalone_token(token: str) -> bool:
+    """A token random enough to be a secret with nothing in front of it (see ``randomness``)."""
+    if len(token) > 256:
+        return False
+    up, lo, dg, _ = char_classes(token)
+    if not (up and lo and dg):
+        return False
+    return varied(token) and randomness(token) >= STANDALONE_THRESHOLD
+
+
+
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
@@ -225,3 +236,25 @@ def is_placeholder(value: str) -> bool:
         return True
     # "YOUR_API_KEY", "your-password-here", "<insert token>": letters and joiners only.
     return _LETTERS_AND_JOINERS.fullmatch(value) is not None and _PLACEHOLDER_HINT.search(value) is not None
+
+
+# Words that follow "password:"/"password is" in prose and are not the password.
+STOPWORDS = word_set(
+    """
+    a an the is are was were be been being it its this that these those your my our their his her
+    required incorrect invalid wrong correct changed expired expire expires reset resets updated
+    update too weak strong short long missing empty blank hidden same different forgotten forgot
+    saved stored encrypted hashed protected needed necessary must should will would can cannot could
+    not never always set sent in on at for to from with without by of and or but also still now then
+    here there below above see check use used using enter type typed please field manager policy
+    strength length hint prompt rotation requirements requirement authentication login protected
+    case-sensitive mandatory managed generated random unknown ok okay done same one any all none
+    something changes change rules rule only via through stored_in vault keychain 1password
+    bitwarden lastpass keepass again first last new old current temporary temp auto automatically
+    securely safely provided given supplied shown displayed masked visible invisible accepted
+    rejected denied matches match mismatch different like as if when where which who what how why
+    because since until while after before during about into over under between sure yes no true
+    false null none undefined encrypted_data option options flag flags argument arguments parameter
+    parameters switch variable variables value values env
+    """
+)

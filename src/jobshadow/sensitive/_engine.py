@@ -16,9 +16,12 @@ import logging
 from jobshadow.errors import JobshadowError
 from jobshadow.sensitive._blocks import find_azure_connection_strings, find_private_keys, find_service_account
 from jobshadow.sensitive._cli import find_cli_passwords, find_url_passwords
+from jobshadow.sensitive._forms import find_form_logins
 from jobshadow.sensitive._keyed import find_keyed
 from jobshadow.sensitive._kinds import PRIORITY, Finding
-from jobshadow.sensitive._numbers import find_international_phones, find_numbers
+from jobshadow.sensitive._numbers import find_numbers
+from jobshadow.sensitive._pairs import find_login_pairs
+from jobshadow.sensitive._phones import find_phones
 from jobshadow.sensitive._pii import find_emails
 from jobshadow.sensitive._prompted import find_passphrases, find_prompted
 from jobshadow.sensitive._standalone import find_standalone
@@ -38,13 +41,15 @@ DETECTORS: tuple[Detector, ...] = (
     find_azure_client_secret,
     find_aws_secret_near_id,
     find_keyed,
+    find_login_pairs,
     find_cli_passwords,
     find_url_passwords,
     find_prompted,
     find_passphrases,
+    find_form_logins,
     find_emails,
     find_numbers,
-    find_international_phones,
+    find_phones,
     find_standalone,
 )
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from jobshadow.sensitive._checks import is_placeholder, looks_random
+from jobshadow.sensitive._checks import STOPWORDS, is_placeholder, looks_random, standalone_token
 from jobshadow.sensitive._kinds import Finding
 from jobshadow.sensitive._text import ScanText, word_set
 from jobshadow.sensitive._tokens import aws_secret_shape
@@ -27,9 +27,14 @@ from jobshadow.sensitive._tokens import aws_secret_shape
 # that is quoted or holds a non-letter (``password hunter2``, ``token is 8f3a…``). Checked in the
 # regex, so the many prose mentions ("reset your password through…") never reach Python.
 _AFTER_ASSIGN = r"""["']?[ \t]*(?:\[[^\]\n]{0,24}\][ \t]*)?(?::=|=>|->|=(?!=)|:(?![:/\\])|>)"""
-_AFTER_SPACE = r"""[ \t]+(?:(?:is|was|are)[ \t]*:?[ \t]+)?(?:["'`]|[^ \t\r\n]*[^a-z \t\r\n])"""
-_AFTER = rf"(?=(?:{_AFTER_ASSIGN})|(?:{_AFTER_SPACE})|\Z)"
-_TAIL = r"(?:[_.\-]?(?:value|base|b64|str|string|plain|plaintext|raw))?"
+_VALUE_AHEAD = r"""(?:["'`]|[^ \t\r\n]*[^a-z \t\r\n])"""
+_AFTER_SPACE = rf"""[ \t]+(?:(?:is|was|are)[ \t]*:?[ \t]+)?{_VALUE_AHEAD}"""
+# What the key is for, between it and the separator: "pw for staging:", "password to the NAS is".
+_QUAL = r"""(?:[ \t]+(?:for|to|of|on|at)[ \t]+[^\n:=.?!;,()<>"'`]{1,40}?)"""
+_AFTER_PROSE = rf"""(?:[ \t]+(?:is|was|are)[ \t]*:?[ \t]+|'s[ \t]+){_VALUE_AHEAD}"""
+_AFTER = rf"(?=(?:{_AFTER_ASSIGN})|(?:{_AFTER_SPACE})|{_QUAL}(?:{_AFTER_ASSIGN}|{_AFTER_PROSE})|'s[ \t]|\Z)"
+# "value", "b64"… name a form of what the key names; "PIN code" / "pin number" is a PIN.
+_TAIL = r"(?:[_.\-]?(?:value|base|b64|str|string|plain|plaintext|raw)|[ \t](?:code|number))?"
 
 # Keyword families, each matched where it *ends* a key (what a key names is its last word) and
 # led by a literal so the engine jumps between occurrences of it. "credential" is no anchor:
@@ -39,7 +44,7 @@ _ANCHORS = tuple(
     for p in (
         # Families sharing a first letter or two are one pattern: each pass over the text costs
         # about as much as the next, so fewer passes is the main lever on speed.
-        r"p(?:ass(?:word|wd|phrase|wort|e)?|wd|w)", r"se(?:cret|nha)", r"ke(?:ys?|nnwort)", r"token",
+        r"p(?:ass(?:word|wd|phrase|wort|code|e)?|wd|w|in(?:code)?)", r"se(?:cret|nha)", r"ke(?:ys?|nnwort)", r"token",
         r"auth(?:orization)?", r"identified by",
     )
 )  # fmt: skip
@@ -54,8 +59,8 @@ _SPLIT = re.compile(r"[_.\-\s]+")
 
 _PW_WORDS = word_set(
     """
-    password passwd pwd pass passphrase pw pword pswd psw passwort kennwort senha contraseña пароль
-    passe
+    password passwd pwd pass passphrase passcode pw pword pswd psw passwort kennwort senha contraseña
+    пароль passe
     """
 )
 # Keys that are also the names of commands taking a non-secret argument.
@@ -67,34 +72,19 @@ _KEY_QUALIFIERS = word_set(
     subscription storage admin session shared webhook deploy app x ingest sas primary secondary
     """
 )
+# Keys that are passwords in all but name: Wi-Fi keys ("wpa key", "wifi_key", "network key").
+_WIFI_WORDS = frozenset({"wpa", "wpa2", "wpa3", "wep", "psk", "wifi", "wi-fi", "wlan", "network", "router"})
+_PIN_WORDS = frozenset({"pin", "pincode"})
 _SECRET_SUFFIXES = ("token", "secret", "apikey", "accesskey", "secretkey", "privatekey", "accountkey")
 _SECRET_LAST = frozenset({"token", "secret", "auth", "apikey"})
 _TRANSPARENT_LAST = frozenset({"value", "base", "b64", "str", "string", "plain", "plaintext", "raw"})
 
-# Words that follow "password:"/"password is" in prose and are not the password.
-_STOPWORDS = word_set(
-    """
-    a an the is are was were be been being it its this that these those your my our their his her
-    required incorrect invalid wrong correct changed expired expire expires reset resets updated
-    update too weak strong short long missing empty blank hidden same different forgotten forgot
-    saved stored encrypted hashed protected needed necessary must should will would can cannot could
-    not never always set sent in on at for to from with without by of and or but also still now then
-    here there below above see check use used using enter type typed please field manager policy
-    strength length hint prompt rotation requirements requirement authentication login protected
-    case-sensitive mandatory managed generated random unknown ok okay done same one any all none
-    something changes change rules rule only via through stored_in vault keychain 1password
-    bitwarden lastpass keepass again first last new old current temporary temp auto automatically
-    securely safely provided given supplied shown displayed masked visible invisible accepted
-    rejected denied matches match mismatch different like as if when where which who what how why
-    because since until while after before during about into over under between sure yes no true
-    false null none undefined encrypted_data option options flag flags argument arguments parameter
-    parameters switch variable variables value values env
-    """
-)
 
 _QUOTES = "\"'`"
 _ASSIGN = re.compile(r"""["']?[ \t]*(?:\[[^\]\n]{0,24}\][ \t]*)?(?::=|=>|->|=(?!=)|:(?![:/\\]))[ \t]*""")
-_PROSE = re.compile(r"[ \t]+(?:is|was|are)[ \t]*:?[ \t]+")
+_PROSE = re.compile(r"[ \t]+(?:is|was|are)[ \t]*:?[ \t]+|'s[ \t]+")
+_QUALIFIER = re.compile(_QUAL + r"""(?=["']?[ \t]*(?::|=)|[ \t]+(?:is|was|are)[ \t]|'s[ \t])""")
+_PIN = re.compile(r"[0-9]{4,8}")
 _FLAG_SEP = re.compile(r"=|[ \t]+(?=[^\s-])")
 _QUOTED_AFTER_SPACE = re.compile(r"[ \t]+(?=['\"])")
 _SPACED_EQ = re.compile(r"""["']?[ \t]+=""")
@@ -107,6 +97,8 @@ _PATHLIKE = re.compile(r"(?:/|~/|\./|\.\./|[A-Za-z]:\\)")
 _LETTERS = re.compile(r"[a-z]+")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SECRETISH = re.compile(r"(?i)pass|pwd|secret|token|key")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_DIGEST_PREFIXES = ("SHA256:", "sha256:", "SHA1:", "sha1:", "MD5:", "md5:", "sha512-", "sha384-", "sha256-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +121,15 @@ def _key_class(words: list[str]) -> str | None:
     if last in _TRANSPARENT_LAST and len(words) > 1:
         words = words[:-1]
         last = words[-1]
+    if last in _PIN_WORDS or (last in ("code", "number") and len(words) > 1 and words[-2] in _PIN_WORDS):
+        return "pin"
     if last in _PW_WORDS or last.endswith(_PW_SUFFIXES):
         return "password"
     if last in _SECRET_LAST or last.endswith(_SECRET_SUFFIXES):
         return "secret"
     if last in ("key", "keys"):
+        if any(w in _WIFI_WORDS for w in words[:-1]):
+            return "password"
         return "secret" if any(w in _KEY_QUALIFIERS for w in words[:-1]) else None
     if last.endswith("key") and any(last.startswith(q) for q in _KEY_QUALIFIERS if len(q) > 2):
         return "secret"  # signingkey, masterkey, subscriptionkey
@@ -148,15 +144,18 @@ def _parse_value(st: ScanText, ks: int, ke: int, flag: bool, sql_ok: bool) -> _V
         if close > ke + 1 and st.ascii_lower.startswith("</" + st.ascii_lower[ks:ke], close):
             return _Value(ke + 1, close, True, "xml")
         return None
+    qualified = _QUALIFIER.match(st.ascii_lower, ke)
+    if qualified is not None:
+        ke = qualified.end()  # "pw for staging: …": the value follows the qualifier
     style = "assign"
     sep = _ASSIGN.match(text, ke)
-    if sep is None and flag:
+    if sep is None and flag and qualified is None:
         sep, style = _FLAG_SEP.match(text, ke), "flag"
     if sep is None:
-        sep, style = _PROSE.match(text, ke), "prose"
-    if sep is None and sql_ok:
+        sep, style = _PROSE.match(st.ascii_lower, ke), "prose"
+    if sep is None and sql_ok and qualified is None:
         sep, style = _QUOTED_AFTER_SPACE.match(text, ke), "sql"
-    if sep is None:
+    if sep is None and qualified is None:
         sep, style = _LOOSE.match(text, ke), "loose"
     if sep is None:
         return None
@@ -198,6 +197,11 @@ def _parse_value(st: ScanText, ks: int, ke: int, flag: bool, sql_ok: bool) -> _V
     return _Value(v, v + len(value), False, style, code, colon) if value else None
 
 
+def _plain(value: str) -> bool:
+    """Letters in one case or Capitalised: a word, as far as prose goes (not "BnzAYYWfpAo")."""
+    return value.islower() or value.isupper() or value.istitle()
+
+
 def _unbalanced(value: str) -> bool:
     close = value[-1]
     opening = {")": "(", "]": "[", "}": "{"}[close]
@@ -221,10 +225,10 @@ def _password_ok(value: str, v: _Value, key_words: list[str], rest: str) -> bool
         if (v.code or v.colon) and _PASCAL.fullmatch(value):
             return False  # "password: SecretStr", "LAST_PASS: Final": a type annotation
     low = value.lower()
-    if not v.quoted and low in _STOPWORDS:
+    if not v.quoted and low in STOPWORDS:
         return False
     # Letters only, in one case or Capitalised: a word, as far as prose goes.
-    plain_word = value.isalpha() and (value.islower() or value.isupper() or value.istitle())
+    plain_word = value.isalpha() and _plain(value)
     if v.style in ("prose", "loose") and not v.quoted and plain_word:
         return False  # "the password is stored in vault": only clearly non-word values in prose
     return not (key_words == ["pass"] and plain_word)
@@ -302,7 +306,9 @@ def _from_key(st: ScanText, ks: int, ke: int, key: str, flag: bool) -> Finding |
         return _authorization(st, ke)
     key_words = ["password"] if key == "identified by" else _SPLIT.split(key)
     cls = _key_class(key_words)
-    if cls is None or (cls == "secret" and "public" in key):
+    if cls is None and key_words[-1] in ("key", "keys") and len(key_words) == 1:
+        cls = _bare_key_class(st, ks)
+    if cls is None or (cls in ("secret", "key") and "public" in key):
         return None  # publicKeyToken, public_key: meant to be shared
     # "PASSWORD 'x'" / "IDENTIFIED BY 'x'" with no separator: SQL, and only for these keys.
     if key == "identified by":
@@ -315,19 +321,40 @@ def _from_key(st: ScanText, ks: int, ke: int, key: str, flag: bool) -> Finding |
     if st.covered(v.start, v.end):
         return None  # a vendor-prefix or block detector already has it, with a better kind
     value = text[v.start : v.end]
-    if v.style in ("loose", "prose") and not v.quoted and value.isalpha():
+    if v.style in ("loose", "prose") and not v.quoted and value.isalpha() and (cls != "password" or _plain(value)):
         return None  # "token refresh", "password is stored": words, never values, in prose
     if v.style == "loose" and key_words[-1] in _COMMAND_NAMES:
         return None  # "sudo passwd alice", "pass show mail/work": a command and its argument
     if cls == "password":
         rest = text[v.end + (1 if v.quoted else 0) : v.end + 2].lstrip(" ")
         return Finding(v.start, v.end, "password") if _password_ok(value, v, key_words, rest) else None
+    if cls == "pin":
+        pin = _PIN.match(value)  # "4821", "4821#": a PIN is digits; "pin the version" is not one
+        return Finding(v.start, v.start + pin.end(), "password") if pin and len(value) - pin.end() <= 1 else None
     if len(value) < 16:
         return None  # shorter than any token shape _secret_kind accepts
+    if cls == "key":
+        # "key: …" with nothing naming what key: only an unmistakably random, non-hex value
+        # (hex after "key" is a cache key, a digest, a fingerprint).
+        if _HEX.fullmatch(value) or value.startswith(_DIGEST_PREFIXES) or not standalone_token(value):
+            return None
+        return None if is_placeholder(value) else Finding(v.start, v.end, "generic_token")
     context = set(key_words)
     context.update(_LETTERS.findall(st.ascii_lower, max(st.line_start(ks), ks - 40), ks)[-3:])
     kind = _secret_kind(value, context, lambda: _near_aws_id(text, ks))
     return Finding(v.start, v.end, kind) if kind is not None else None
+
+
+def _bare_key_class(st: ScanText, ks: int) -> str | None:
+    """What an unqualified "key" names, from the words before it on its line ("wpa key is …",
+    "secret key: …", "API key - …"); "key" alone when nothing qualifies it."""
+    lower = st.ascii_lower
+    before = _LETTERS.findall(lower, max(st.line_start(ks), ks - 24), ks)[-2:]
+    if any(w in _WIFI_WORDS for w in before) or lower.endswith("wi-fi ", 0, ks):
+        return "password"
+    if any(w in _KEY_QUALIFIERS for w in before):
+        return "secret"
+    return "key"
 
 
 # "Authorization: Bearer …" / "Basic …" / "token …": the scheme word sits between key and value.

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from jobshadow.sensitive._checks import is_placeholder
+from jobshadow.sensitive._checks import STOPWORDS, is_placeholder
 from jobshadow.sensitive._kinds import Finding
 from jobshadow.sensitive._text import ScanText, word_set
 
@@ -265,10 +265,35 @@ def find_prompted(st: ScanText) -> Iterator[Finding]:
         prev = _line_before(st, m.start() + 1)
         if prev is None or prev[0] in done:
             continue
-        plan = _plan(text[prev[0] : prev[1]])
+        line = text[prev[0] : prev[1]]
+        plan = _plan(line)
         if plan is not None:
             done.add(prev[0])
             yield from _answers(st, plan, prev[1])
+        elif line.endswith("?") and _ASKS_PASSWORD.search(line) is not None:
+            answer = _reply(st, m.start(1), m.end(1))
+            if answer is not None:
+                yield answer
+
+
+# A question that ends by asking for a password ("what's the wifi password?", "pw for the shared
+# mailbox?"), answered on the next line; "why is the password field optional?" asks for none.
+_ASKS_PASSWORD = re.compile(
+    r"(?i)\b(?:password|passwd|pw|pwd|pass|passcode|passphrase|pin|creds)"
+    r"(?:[ \t]+(?:for|to|of|on)\b[^?\n]{0,40})?[ \t]*\?+[ \t]*\Z"
+)
+
+
+def _reply(st: ScanText, s: int, e: int) -> Finding | None:
+    """The answer line to a password question, when it reads like a password: not a command,
+    a yes/no, a plain word ("vault", "Bitwarden") or a placeholder."""
+    answer = st.text[s:e]
+    if not _answer_ok(answer) or answer.lower() in STOPWORDS:
+        return None
+    core = answer.rstrip(".!?")
+    if core.isalpha() and (core.islower() or core.isupper() or core.istitle()):
+        return None  # a word ("vault", "Bitwarden", "thanks!"), not a password
+    return Finding(s, e, "password")
 
 
 # Commands whose passphrases often hold spaces; one literal search each ("ssh-" covers ssh-add

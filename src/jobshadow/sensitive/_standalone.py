@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from jobshadow.sensitive._checks import STANDALONE_THRESHOLD, char_classes, randomness, varied
+from jobshadow.sensitive._checks import standalone_token
 from jobshadow.sensitive._kinds import Finding
 from jobshadow.sensitive._text import ScanText
 
@@ -41,18 +41,9 @@ def _in_blob(text: str, s: int, e: int) -> bool:
     return False
 
 
-def standalone_token(token: str) -> bool:
-    if len(token) > 256:
-        return False
-    up, lo, dg, _ = char_classes(token)
-    if not (up and lo and dg):
-        return False
-    return varied(token) and randomness(token) >= STANDALONE_THRESHOLD
-
-
 def find_standalone(st: ScanText) -> Iterator[Finding]:
     text = st.ascii
-    for s, e in st.runs.longs:
+    for s, e in st.long_tokens:
         if s and text[s - 1] not in _OPEN:
             continue
         after = text[e : e + 1]

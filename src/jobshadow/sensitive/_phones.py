@@ -1,0 +1,207 @@
+"""Phone numbers as people write them, valid in a numbering plan or not (shared: device and server).
+
+People mistype, invent, abbreviate and format numbers in their own way, so a number's *shape*
+decides, not its validity: each run of digits and separators from the shared run pass
+(``ScanText.digit_runs``) is split into groups and accepted when it is written the way phone
+numbers are written, and nothing else is:
+
+* ``+`` and a country code, 8-15 digits (``+44 20 7946 0958``, ``+1-555-123-4567``);
+* an area code in parentheses (``(415) 555-0134``, ``(02) 9876 5432``, ``+49 (0)30 …``);
+* the NANP shape 3-3-4, optionally after ``1`` (``415.555.0134``, ``1-800-555-0199``);
+* a trunk ``0`` or international ``00`` and 9-13 digits in groups (``0171 234 5678``,
+  ``07700 900123``, ``030/1234567``, ``001-555-123-4567``);
+* groups that end in pairs (``06 12 34 56 78``, ``612 34 56 78``) or in 4-4 (``138 0013 8000``);
+* any of 7-15 digits, grouped or bare, after a phone word (``call me at 5550134``, ``Tel:``,
+  ``mobile``, ``M:`` …) or before ``(cell)``.
+
+Extensions (``x204``, ``ext. 12``) are part of the number. Never a phone: dates, times, IP
+addresses, versions, decimals, ISBNs (their last group is one check digit), groups that run on
+into a longer chain of digits (IBANs, cards, tracking numbers), or numbers right after an order,
+invoice, ticket, tax-id or similar word. Bare digit strings without a phone word count only when
+valid in the US or a trunk-0 country's plan (libphonenumber), since bare numbers are mostly ids.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+
+import phonenumbers
+
+from jobshadow.sensitive._kinds import Finding
+from jobshadow.sensitive._text import ALNUM, ScanText
+
+_GROUP = re.compile(r"\(?[0-9]+\)?")
+_SEP = re.compile(r"[ \t./-]+")
+_DATE = re.compile(r"[0-9]{1,4}[./-][0-9]{1,2}[./-][0-9]{1,4}")
+_ISO_DATE = re.compile(r"[12][0-9]{3}[-/.][01][0-9][-/.][0-3][0-9](?![0-9])")
+_DOTTED_QUAD = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
+_ZIP4 = re.compile(r"[0-9]{5}-[0-9]{4}")
+# A phone word before the number, within the line: "call me at", "my cell is", "Tel.:", "Handy".
+_CUE = re.compile(
+    r"\b(?:phone|ph|tel|tele|telephone|telefon|telefono|telefone|mobile?|mob|cell|cellphone|celular|cellulare|"
+    r"handy|portable|movil|call|called|calling|fax|whats ?app|signal|sms|text(?:ed)? me|contact|reach|ring|"
+    r"dial|hotline|landline|direct|extension|number|numero|nummer|tlf|tfn)\b"
+)
+# A one- or two-letter label at the start of the line: "M 07700 900123", "T: +44 …".
+_LABEL = re.compile(r"[ \t>*-]*(?:[mtpfhwco]|ph|mob|tel|cel|fax|dir)\.?:?[ \t]*\Z")
+_CUE_AFTER = re.compile(r"[ \t]*\(?(?:cell|mobile|mob|m|office|work|w|home|h|fax|direct|landline|whatsapp)\)")
+# Numbers named as something else, right before them.
+_NOT_PHONE = re.compile(
+    r"(?:\b(?:order|invoice|inv|ticket|case|ref|reference|id|po|acct|account|tracking|isbn|ean|upc|sku|"
+    r"serial|sn|ein|tin|vat|iban|bic|routing|aba|zip|postcode|postal|build|version|ver|pid|job|"
+    r"batch|lot|part|model|receipt|confirmation|booking|transaction|txn|policy|claim|member|badge|item|"
+    r"product|registration|license|licence|passport|isin|cusip|imei|rma)(?:\s*(?:no|nr|num|number|#|id))?"
+    r"|(?<![a-z])#)\W{0,4}\Z"
+)
+_EXT = re.compile(r"(?:[ \t]*,?[ \t]*(?:ext\.?|extension|x)[ \t.:]*|x)([0-9]{1,6})(?![0-9A-Za-z])")
+_FENCE = ALNUM | frozenset("._/:")
+_IBAN_BEFORE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4})* ?\Z")
+_MAX_PIECE = 40  # "+44 (0)20 7946 0958" is 19; room for odd spacing
+_NATIONAL_REGIONS = ("GB", "DE", "FR", "NL", "AU", "IE", "CH", "AT", "BE", "IN", "NZ", "SE", "JP")
+_TRUNK_CODES = tuple(sorted({phonenumbers.country_code_for_region(r) for r in _NATIONAL_REGIONS}))
+_NON_DIGIT = re.compile(r"\D")
+
+
+def _plan_valid(digits: str) -> bool:
+    """Valid in the US plan or, with a trunk 0, in one of the trunk-prefix countries' plans."""
+    if digits[0] != "0":
+        try:
+            return phonenumbers.is_valid_number(phonenumbers.parse(digits, "US"))
+        except phonenumbers.NumberParseException:
+            return False
+    nsn = digits[1:]
+    if not 8 <= len(nsn) <= 11 or nsn[0] == "0":
+        return False
+    national = int(nsn)
+    return any(
+        phonenumbers.is_valid_number(phonenumbers.PhoneNumber(country_code=cc, national_number=national))
+        for cc in _TRUNK_CODES
+    )
+
+
+def _cued(st: ScanText, s: int, e: int) -> bool:
+    """A phone word before the number on its line (or a label like "(cell)" right after it)."""
+    lower = st.ascii_lower
+    ls = st.line_start(s)
+    lo = max(ls, s - 48)
+    if _CUE.search(lower, lo, s) is not None or _LABEL.match(lower, ls, s) is not None:
+        return True
+    return _CUE_AFTER.match(lower, e) is not None
+
+
+def _shape_ok(groups: list[str], seps: list[str], plus: bool) -> bool:
+    """Whether digit groups are written the way phone numbers are (see the module docstring)."""
+    sizes = [len(g.strip("()")) for g in groups]
+    digits = sum(sizes)
+    if digits > 15 or sizes[-1] < 2:
+        return False  # too long for any number plan; a lone last digit is a check digit (ISBN)
+    if plus:
+        return digits >= 8
+    n = len(sizes)
+    if n >= 2 and digits >= 8 and any(g.startswith("(") for g in groups[:2]):
+        return True
+    if sizes in ([3, 3, 4], [1, 3, 3, 4]) and (sizes[0] != 1 or groups[0] == "1"):
+        return len(set(seps)) == 1 or n == 4  # "415.555.0134", "1-800 555 0199"
+    first = groups[0].lstrip("(")
+    if first[0] == "0" and not first.startswith("000") and n >= 2 and 9 <= digits <= 13:
+        return True
+    if n >= 3 and sizes[-1] == sizes[-2] == 2 and (digits >= 9 or (sizes[-3] == 2 and digits >= 8)):
+        return digits <= 13
+    return n >= 3 and sizes[-2:] == [4, 4] and 10 <= digits <= 12
+
+
+def _candidate(st: ScanText, s: int, e: int) -> tuple[int, int] | None:
+    """The phone number in ``text[s:e]`` (a digit run), or None.
+
+    Trailing groups set apart by a separator the number does not use inside are cut off
+    ("555-123-4567     42": a table's next column), and the rest is judged alone.
+    """
+    text = st.ascii
+    plus = st.before(s) == "+"
+    if plus or st.before(s) == "(":
+        s -= 1
+    body_start = s + 1 if plus else s
+    body = text[body_start:e]
+    bare = body.strip("()")
+    if _DATE.fullmatch(bare) or _DOTTED_QUAD.fullmatch(bare) or _ZIP4.fullmatch(bare):
+        return None
+    spans = [m.span() for m in _GROUP.finditer(text, body_start, e)]
+    groups = [text[a:b] for a, b in spans]
+    seps = [text[b:a] for (_, b), (a, _) in itertools.pairwise(spans)]
+    if spans[0][0] != body_start or not all(
+        _SEP.fullmatch(sep) or (not sep and (g.endswith(")") or h.startswith("(")))
+        for sep, g, h in zip(seps, groups, groups[1:], strict=False)
+    ):
+        return None  # a parenthesis where no group starts or ends: not a phone's punctuation
+    cued: bool | None = None
+    for keep in range(len(groups), 0, -1):
+        if keep < len(groups) and seps[keep - 1] in seps[: keep - 1] and "  " not in seps[keep - 1]:
+            continue  # the dropped group is joined like the kept ones: part of the same number
+        end = spans[keep - 1][1]
+        if _shape_ok(groups[:keep], seps[: keep - 1], plus):
+            return s, end
+        sizes = [len(g.strip("()")) for g in groups[:keep]]
+        if not 7 <= sum(sizes) <= 15 or sizes[-1] < 2:
+            continue
+        if cued is None:
+            cued = _cued(st, s, e)
+        if cued:
+            return s, end
+        if 1 < keep == len(groups) and sum(sizes) >= 10 and _plan_valid(_NON_DIGIT.sub("", body)):
+            return s, end
+    return None
+
+
+def _pieces(text: str, lo: int, hi: int) -> Iterator[tuple[int, int]]:
+    """A run split where two or more spaces part columns ("555-123-4567   42"), in pieces short
+    enough to be one number; longer pieces are lists or tables of numbers and are skipped."""
+    start = lo
+    while start < hi:
+        gap = text.find("  ", start, hi)
+        end = hi if gap < 0 else gap
+        if 7 <= end - start <= _MAX_PIECE:
+            yield start, end
+        start = end
+        while start < hi and not text[start].isdigit() and text[start] not in "(+":
+            start += 1
+
+
+def find_phones(st: ScanText) -> Iterator[Finding]:
+    text, lower = st.ascii, st.ascii_lower
+    for lo, hi in st.digit_runs:
+        if text.startswith(("-X", "-x"), hi):
+            continue  # an ISBN-10 whose check digit is X
+        if lo and text[lo - 1] in ALNUM:
+            continue  # glued to a word: an IBAN, a hash, an identifier
+        window = text[lo - 24 if lo > 24 else 0 : lo]
+        if window != window.lower() and _IBAN_BEFORE.search(text, max(0, lo - 24), lo) is not None:
+            continue  # groups of a printed IBAN ("NL14 CWFC 0515 5396 08")
+        if _ISO_DATE.match(text, lo):
+            lo += 10  # "2024-05-01 12:30": a timestamp; only what follows the date can still matter
+            while lo < hi and not text[lo].isdigit():
+                lo += 1
+        for ps, pe in _pieces(text, lo, hi):
+            found = _candidate(st, ps, pe)
+            if found is not None:
+                finding = _settle(st, lower, *found)
+                if finding is not None:
+                    yield finding
+
+
+def _settle(st: ScanText, lower: str, s: int, e: int) -> Finding | None:
+    """The finding for a phone-shaped candidate: fenced, with its extension, not named otherwise."""
+    text = st.ascii
+    before = text[s - 1] if s else ""
+    if before in _FENCE and not (before == ":" and lower.endswith(("tel:", "sms:", "callto:"), 0, s)):
+        return None  # digits glued to a word, a path, a decimal or a time
+    ext = _EXT.match(lower, e)
+    if ext is not None:
+        e = ext.end()
+    after = text[e : e + 1]
+    if after and (after in ALNUM or (after in _FENCE and text[e + 1 : e + 2].isdigit())):
+        return None
+    if _NOT_PHONE.search(lower, max(0, s - 24), s) is not None:
+        return None
+    return Finding(s, e, "phone")
