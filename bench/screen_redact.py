@@ -104,7 +104,8 @@ def run_screens(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
             Image.fromarray(image).save(args.keep / f"{screen.name}.png")
             Image.fromarray(after_img).save(args.keep / f"{screen.name}.redacted.png")
             (args.keep / f"{screen.name}.json").write_text(json.dumps(
-                {**row, "planted": [{"kind": p.kind, "value": p.value} for p in screen.planted]}, indent=1, default=str))
+                {**row, "planted": [{"kind": p.kind, "value": p.value} for p in screen.planted]},
+                indent=1, default=str))
         leaks = sum(1 for i in row["items"] if i["before"] and i["after"])
         print(f"[{n + 1}/{len(screens)}] {screen.name}: {len(screen.planted)} planted, {leaks} legible after, "
               f"{cpu:.2f} CPU-s", file=sys.stderr)

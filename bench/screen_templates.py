@@ -74,7 +74,7 @@ def terminal(f: Filler) -> str:
             out += [prompt + "echo $NOTES", f"{f.words(6)} {f.secret()} {f.words(3)}"]
     if f.rng.random() < 0.4:
         out += [prompt + "cat ~/.ssh/id_deploy", f.secret("private_key")]
-    return "\n".join(out + [prompt])
+    return "\n".join([*out, prompt])
 
 
 def chat(f: Filler) -> str:

@@ -48,7 +48,8 @@ def by_class(token: str) -> str:
             letters += 1
             upper += ch.isupper()
             lower += ch.islower()
-    if digits > letters:
+    if digits > letters or (digits == letters == 0 and any(ch.isdigit() for ch in token)):
+        # All look-alikes (`l1I1`) but with a digit among them: a group of a number.
         return token.translate(_TO_DIGIT)
     if letters > digits:
         return token.translate(_TO_UPPER_LETTER if upper > lower else _TO_LOWER_LETTER)

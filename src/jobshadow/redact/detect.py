@@ -123,6 +123,7 @@ def _scan_lines(lines: list[list[Word]], marks: dict[tuple[int, int], _Mark]) ->
     for text in text_variants("".join(block_parts)):
         for f in scan(text, strict=True):
             _mark_span(f.start, f.end, block, marks, f.kind, "detector")
+        _apply_runs(text, block, marks)  # a number or IBAN wrapped onto the next line
 
 
 def _apply_shapes(text: str, index: Index, marks: dict[tuple[int, int], _Mark]) -> None:
@@ -133,6 +134,11 @@ def _apply_shapes(text: str, index: Index, marks: dict[tuple[int, int], _Mark]) 
             _mark_span(a, b, index, marks, kind, "shape")
     for a, b in shapes.emails(text):
         _mark_span(a, b, index, marks, "email", "shape")
+    _apply_runs(text, index, marks)
+
+
+def _apply_runs(text: str, index: Index, marks: dict[tuple[int, int], _Mark]) -> None:
+    tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
     words = [t for _, _, t in tokens]
     for first, last, kind in shapes.digit_runs(words) + shapes.ibans(words) + shapes.keyword_values(words):
         _mark_span(tokens[first][0], tokens[last][1], index, marks, kind, "shape")

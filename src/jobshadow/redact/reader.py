@@ -40,9 +40,13 @@ def scale_for(height: int) -> int:
 
 
 def _scale(crop: np.ndarray, typical: int) -> int:
-    # A box much taller than the lines around it is usually a line joined to a block cursor or an
-    # underline (terminal rows touch): scale it like its neighbours, not like a heading.
-    return scale_for(min(crop.shape[0], int(typical * 1.3)))
+    # Lines of one size are scaled alike even when their boxes differ (a line of digits has no
+    # ascenders or descenders; a line joined to a block cursor is taller): tesseract reads a
+    # block of one text size far better than a mix, and drops lines that stand out.
+    h = crop.shape[0]
+    if 0.6 * typical <= h <= 1.4 * typical:
+        return scale_for(typical)
+    return scale_for(min(h, int(typical * 1.4)))
 
 
 def prepare(crop: np.ndarray, scale: int) -> np.ndarray:
@@ -157,16 +161,21 @@ def _place(found: _Cached, crop_box: Box) -> list[Word]:
 
 
 def _batches(todo: list[tuple[Box, np.ndarray, bytes]], typical: int) -> list[list[tuple[Box, np.ndarray, bytes]]]:
-    out: list[list[tuple[Box, np.ndarray, bytes]]] = []
-    current: list[tuple[Box, np.ndarray, bytes]] = []
-    h = 0
+    """Lines grouped by scale (one text size per composite), each group cut to MAX_COMPOSITE_H."""
+    by_scale: dict[int, list[tuple[Box, np.ndarray, bytes]]] = {}
     for item in todo:
-        lh = (item[1].shape[0] + 2 * MARGIN) * _scale(item[1], typical) + GAP
-        if current and h + lh > MAX_COMPOSITE_H:
+        by_scale.setdefault(_scale(item[1], typical), []).append(item)
+    out: list[list[tuple[Box, np.ndarray, bytes]]] = []
+    for scale, items in sorted(by_scale.items()):
+        current: list[tuple[Box, np.ndarray, bytes]] = []
+        h = 0
+        for item in items:
+            lh = (item[1].shape[0] + 2 * MARGIN) * scale + GAP
+            if current and h + lh > MAX_COMPOSITE_H:
+                out.append(current)
+                current, h = [], 0
+            current.append(item)
+            h += lh
+        if current:
             out.append(current)
-            current, h = [], 0
-        current.append(item)
-        h += lh
-    if current:
-        out.append(current)
     return out

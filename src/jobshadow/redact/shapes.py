@@ -29,7 +29,7 @@ from jobshadow.redact.confusions import by_class, punctuation
 
 _EDGE_PUNCT = "\"'`()[]{}<>,;.:!?*"
 _SEGMENT_SPLIT = re.compile(r"[./:@\\]")
-_IDENT_PART = re.compile(r"^(?:[a-z]{1,12}|[A-Z][a-z]{1,12}|[A-Z]{1,8}|\d{1,4})$")
+_IDENT_PART = re.compile(r"^(?:[a-z]{1,20}\d{0,3}|[A-Z][a-z]{1,20}\d{0,3}|[A-Z]{1,8}\d{0,3}|\d{1,4})$")
 _LOWER_HEX = re.compile(r"^[0-9a-f-]+$")
 _UPPER_HEX = re.compile(r"^[0-9A-F-]+$")
 _PREFIXES: tuple[tuple[str, str], ...] = (
