@@ -63,6 +63,7 @@ class Doc:
     start: int  # offset of the document in the corpus text
     text: str
     planted: tuple[Planted, ...]  # offsets into the corpus text
+    lookalikes: tuple[Planted, ...] = ()  # the «!negative» values, kind = the negative's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -724,6 +725,7 @@ def render(template: Template, rng: random.Random, offset: int, context: bool = 
     source = src.context(template, rng) if context else template.body
     parts: list[str] = []
     planted: list[Planted] = []
+    lookalikes: list[Planted] = []
     last: dict[str, str] = {}
     pos = 0
     length = offset
@@ -734,6 +736,7 @@ def render(template: Template, rng: random.Random, offset: int, context: bool = 
         sigil, name, variant = m.group(1), m.group(2), m.group(3) or ""
         if sigil == "!":
             value = src.negatives[name](rng)
+            lookalikes.append(Planted(length, length + len(value), name, value))
         elif sigil == "@":
             value = src.filler(rng, name)
         else:
@@ -744,7 +747,7 @@ def render(template: Template, rng: random.Random, offset: int, context: bool = 
         length += len(value)
         pos = m.end()
     parts.append(source[pos:])
-    return Doc(template.name, template.split, offset, "".join(parts), tuple(planted))
+    return Doc(template.name, template.split, offset, "".join(parts), tuple(planted), tuple(lookalikes))
 
 
 def build(templates: list[Template], seed: int, size: int, split: str | None, context: bool = True,

@@ -14,5 +14,6 @@ from __future__ import annotations
 
 from jobshadow.sensitive._engine import DetectorFailed, redact, scan
 from jobshadow.sensitive._kinds import KIND_DOCS, KINDS, Finding
+from jobshadow.sensitive._partial import partial
 
-__all__ = ["KINDS", "KIND_DOCS", "DetectorFailed", "Finding", "redact", "scan"]
+__all__ = ["KINDS", "KIND_DOCS", "DetectorFailed", "Finding", "partial", "redact", "scan"]

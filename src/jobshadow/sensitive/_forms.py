@@ -22,7 +22,7 @@ Precision safeguards, because tabs also separate cells of typed tables and align
 * VALUE is not an e-mail address, URL, path, number with punctuation (``3.99``, ``12:30``,
   ``2024-05-01``), or digits other than a 4-8 digit PIN; a PIN does not follow a capitalised word
   (``Jan⇥1200`` is a sheet, not a login);
-* two capitalised words (``Jane⇥Doe``) are a name, not a login.
+* a word after a capitalised word (``Jane⇥Doe``, ``Host⇥string``) is a name or a struct field.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ _CAPITALISED = re.compile(r"[A-Z][a-z]+|[A-Z]+")
 _INNER_TAB = re.compile(r"[^\s]\t+[^\s]")
 
 
-def _user_like(user: str) -> bool:
+def user_like(user: str) -> bool:
     if _USER.fullmatch(user):
         # Numbers, IP addresses, versions: a value's field, not a user's.
         return any(c.isalpha() for c in user)
@@ -60,10 +60,11 @@ def _value_ok(value: str, user: str) -> bool:
         return 4 <= len(value) <= 8 and not _CAPITALISED.fullmatch(user)
     if _NUMBERISH.fullmatch(value):
         return False
-    return not (value.isalpha() and user.isalpha() and value.istitle() and user.istitle())
+    # "Jane⇥Doe" is a name; "Host⇥string" a struct field: not after a capitalised word.
+    return not (value.isalpha() and user.isalpha() and user.istitle())
 
 
-def _tabular(text: str, ls: int, le: int) -> bool:
+def tabular(text: str, ls: int, le: int) -> bool:
     """Whether the line before ``ls`` or the line after ``le`` has a tab between two cells."""
     if ls > 0:
         pls = text.rfind("\n", max(0, ls - 1 - 4096), ls - 1) + 1
@@ -76,7 +77,7 @@ def _tabular(text: str, ls: int, le: int) -> bool:
     return False
 
 
-def _field_start(text: str, i: int) -> int:
+def field_start(text: str, i: int) -> int:
     """Start of the field that ends at ``i``, or -1 when it is longer than a user name."""
     j = i
     lo = max(0, i - _MAX_USER)
@@ -115,11 +116,11 @@ def find_form_logins(st: ScanText) -> Iterator[Finding]:
     for i in _separators(text):
         if i < last_end:
             continue
-        fs = _field_start(text, i)
+        fs = field_start(text, i)
         if fs < 0 or fs == i:
             continue
         user = text[fs:i]
-        if not _user_like(user):
+        if not user_like(user):
             continue
         ve = _field_end(text, i + 1)
         if ve < 0:
@@ -127,7 +128,7 @@ def find_form_logins(st: ScanText) -> Iterator[Finding]:
         value = text[i + 1 : ve]
         if not _value_ok(value, user):
             continue
-        if text[i] == "\t" and _tabular(text, st.line_start(i), st.line_end(i)):
+        if text[i] == "\t" and tabular(text, st.line_start(i), st.line_end(i)):
             continue
         yield Finding(i + 1, ve, "password")
         last_end = ve

@@ -111,7 +111,7 @@ class _Value:
     colon: bool = False  # "key: value" (YAML, JSON, prose, or a Python annotation)
 
 
-def _key_class(words: list[str]) -> str | None:
+def key_class(words: list[str]) -> str | None:
     """What a key names, from its lower-case words: "password", "secret" or None.
 
     camelCase keys arrive as one word ("dbpassword", "clientsecret", "tokentype"), which the
@@ -305,7 +305,7 @@ def _from_key(st: ScanText, ks: int, ke: int, key: str, flag: bool) -> Finding |
     if key.endswith("authorization"):
         return _authorization(st, ke)
     key_words = ["password"] if key == "identified by" else _SPLIT.split(key)
-    cls = _key_class(key_words)
+    cls = key_class(key_words)
     if cls is None and key_words[-1] in ("key", "keys") and len(key_words) == 1:
         cls = _bare_key_class(st, ks)
     if cls is None or (cls in ("secret", "key") and "public" in key):

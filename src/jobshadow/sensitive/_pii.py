@@ -18,7 +18,7 @@ from jobshadow.sensitive._text import ALNUM, ScanText, word_set
 _DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}([A-Za-z]{2,24})(?![A-Za-z0-9-])")
 _LOCAL_CHARS = ALNUM | frozenset("._%+-")
 # user@host after a remote-login command on the same line is an account on a machine.
-_LOGIN_TARGET = re.compile(
+LOGIN_TARGET = re.compile(
     r"(?:^|[\s;&|`'\"(])(?:ssh|scp|sftp|rsync|sshfs|mosh|autossh|ssh-copy-id|sshpass|telnet|ftp|lftp)\b[^\n]*\Z"
 )
 # "icon@2x.png", "lib@1.2.0.tgz": asset names and package specs, not mailboxes.
@@ -53,7 +53,7 @@ def find_emails(st: ScanText) -> Iterator[Finding]:
             continue  # git@github.com:org/repo.git, user@host:/path (scp)
         if "://" in text[max(0, s - 300) : s] and _in_url(text, s):
             continue  # https://user@host/ or https://user:pw@host: the URL's user name
-        if _LOGIN_TARGET.search(text, max(0, st.line_start(s) - 1), s):
+        if LOGIN_TARGET.search(text, max(0, st.line_start(s) - 1), s):
             continue  # ssh deploy@web-1.example.com: a login, not a mailbox
         yield Finding(s, e, "email")
 

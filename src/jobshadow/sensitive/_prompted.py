@@ -52,7 +52,7 @@ _GPG_PROMPTING = re.compile(
 _OPENSSL_PROMPTING = re.compile(
     r"-(?:aes|des|camellia|aria|chacha)\S*|\bpkcs12\b|-pass(?:in|out)(?!\s+(?:pass|env|file|fd):)"
 )
-# Every command name _plan_for knows, for the quick tests in _plan and _command_at.
+# Every command name _plan_for knows, for the quick tests in prompting_plan and _command_at.
 _PROMPTING = (
     frozenset(_SIMPLE)
     | _MYSQL
@@ -81,7 +81,7 @@ def _command_at(tokens: list[str]) -> int:
     return -1
 
 
-def _plan(line: str) -> _Plan | None:
+def prompting_plan(line: str) -> _Plan | None:
     tokens = line.split()
     if _PROMPTING.isdisjoint(tokens) and "ansible" not in line and "(" not in line:
         return None  # most lines: no prompting command at all (a C-level set test)
@@ -191,7 +191,7 @@ _LONE = re.compile(
 )
 
 
-def _answer_ok(answer: str) -> bool:
+def answer_ok(answer: str) -> bool:
     first = answer.split(None, 1)[0]
     if first.lower() in _COMMANDS or _ANSWERS.fullmatch(answer):
         return False
@@ -237,7 +237,7 @@ def _answers(st: ScanText, plan: _Plan, cmd_end: int) -> Iterator[Finding]:
     while cur is not None and len(lines) < limit:
         s, e = cur
         answer = text[s:e].strip(" \t")
-        if not answer or (not plan.phrase and (" " in answer or "\t" in answer)) or not _answer_ok(answer):
+        if not answer or (not plan.phrase and (" " in answer or "\t" in answer)) or not answer_ok(answer):
             break
         if _PROMPT_TEXT.search(answer):
             break
@@ -266,7 +266,7 @@ def find_prompted(st: ScanText) -> Iterator[Finding]:
         if prev is None or prev[0] in done:
             continue
         line = text[prev[0] : prev[1]]
-        plan = _plan(line)
+        plan = prompting_plan(line)
         if plan is not None:
             done.add(prev[0])
             yield from _answers(st, plan, prev[1])
@@ -288,7 +288,7 @@ def _reply(st: ScanText, s: int, e: int) -> Finding | None:
     """The answer line to a password question, when it reads like a password: not a command,
     a yes/no, a plain word ("vault", "Bitwarden") or a placeholder."""
     answer = st.text[s:e]
-    if not _answer_ok(answer) or answer.lower() in STOPWORDS:
+    if not answer_ok(answer) or answer.lower() in STOPWORDS:
         return None
     core = answer.rstrip(".!?")
     if core.isalpha() and (core.islower() or core.isupper() or core.istitle()):
@@ -308,7 +308,7 @@ def find_passphrases(st: ScanText) -> Iterator[Finding]:
         pos = view.find(name)
         while pos >= 0:
             ls, le = st.line_start(pos), st.line_end(pos)
-            plan = _plan(text[ls:le])
+            plan = prompting_plan(text[ls:le])
             if plan is not None and plan.phrase:
                 yield from _answers(st, plan, le)
             pos = view.find(name, le + 1)
