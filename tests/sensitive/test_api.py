@@ -14,7 +14,7 @@ from jobshadow.sensitive._kinds import PRIORITY
 
 
 def test_exports_match_all() -> None:
-    assert set(sensitive.__all__) == {"KINDS", "KIND_DOCS", "DetectorFailed", "Finding", "redact", "scan"}
+    assert set(sensitive.__all__) == {"KINDS", "KIND_DOCS", "DetectorFailed", "Finding", "partial", "redact", "scan"}
     for name in sensitive.__all__:
         assert hasattr(sensitive, name)
 

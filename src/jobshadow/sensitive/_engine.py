@@ -21,12 +21,11 @@ from jobshadow.sensitive._keyed import find_keyed
 from jobshadow.sensitive._kinds import PRIORITY, Finding
 from jobshadow.sensitive._numbers import find_numbers
 from jobshadow.sensitive._pairs import find_login_pairs
-from jobshadow.sensitive._phones import find_phones
 from jobshadow.sensitive._pii import find_emails
 from jobshadow.sensitive._prompted import find_passphrases, find_prompted
 from jobshadow.sensitive._standalone import find_standalone
 from jobshadow.sensitive._text import Detector, ScanText
-from jobshadow.sensitive._tokens import find_aws_secret_near_id, find_azure_client_secret, find_prefixed
+from jobshadow.sensitive._tokens import find_azure_client_secret, find_prefixed
 
 _log = logging.getLogger(__name__)
 
@@ -39,7 +38,6 @@ DETECTORS: tuple[Detector, ...] = (
     find_azure_connection_strings,
     find_prefixed,
     find_azure_client_secret,
-    find_aws_secret_near_id,
     find_keyed,
     find_login_pairs,
     find_cli_passwords,
@@ -49,7 +47,6 @@ DETECTORS: tuple[Detector, ...] = (
     find_form_logins,
     find_emails,
     find_numbers,
-    find_phones,
     find_standalone,
 )
 

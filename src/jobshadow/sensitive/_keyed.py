@@ -98,6 +98,8 @@ _LETTERS = re.compile(r"[a-z]+")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SECRETISH = re.compile(r"(?i)pass|pwd|secret|token|key")
 _HEX = re.compile(r"[0-9a-fA-F]+")
+# The separator and opening quote between a key and its value, skipped to test the value's start.
+_VALUE_HEAD = re.compile(r"""[ \t:=>"'`\[\]]*""")
 _DIGEST_PREFIXES = ("SHA256:", "sha256:", "SHA1:", "sha1:", "MD5:", "md5:", "sha512-", "sha384-", "sha256-")
 
 
@@ -310,6 +312,9 @@ def _from_key(st: ScanText, ks: int, ke: int, key: str, flag: bool) -> Finding |
         cls = _bare_key_class(st, ks)
     if cls is None or (cls in ("secret", "key") and "public" in key):
         return None  # publicKeyToken, public_key: meant to be shared
+    head = _VALUE_HEAD.match(st.ascii, ke)
+    if head is not None and st.covered(head.end(), head.end() + 1):
+        return None  # a vendor-prefix or block detector already has the value, with a better kind
     # "PASSWORD 'x'" / "IDENTIFIED BY 'x'" with no separator: SQL, and only for these keys.
     if key == "identified by":
         sql_ok = _SQL_CONTEXT.search(st.ascii, st.line_start(ks), ks) is not None

@@ -7,7 +7,7 @@ plus issuer prefix and length for cards, the SSA never-issued ranges for SSNs, t
 length and mod-97 for IBANs. Dates, times, versions and IP addresses fail the shapes or the
 validation; digit strings with no separators count as an SSN only after a keyword (``SSN``…),
 and as a 12- or 13-digit card only after a card word, because bare numbers of those lengths are
-mostly ids and barcodes (EAN-13). Phone numbers live in ``_phones``.
+mostly ids and barcodes (EAN-13). Each run is also handed to ``_phones``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 from jobshadow.sensitive._checks import card_valid, ssn_valid
 from jobshadow.sensitive._kinds import Finding
+from jobshadow.sensitive._phones import bare_phone, phones_in_run
 from jobshadow.sensitive._pii import iban_at
 from jobshadow.sensitive._text import ALNUM, ScanText
 
@@ -35,8 +36,11 @@ _SSN_CONTEXT = re.compile(
 _CARD_CONTEXT = re.compile(r"\b(?:card|cards|visa|maestro|credit|debit|cc|pan|amex|mastercard|kreditkarte|carte)\b")
 _IBAN_BEFORE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4})* ?\Z")
 _ISO_DATE = re.compile(r"[12][0-9]{3}-[01][0-9]-[0-3][0-9](?![0-9])")
-_DOTTED_DATE = re.compile(r"[0-9]{1,4}[./][0-9]{1,2}[./][0-9]{1,4}")
-_DOTTED_QUAD = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
+# Runs that are never PII: dates, IP addresses, decimal amounts.
+_ROUTINE = re.compile(
+    r"[0-9]{1,4}[./][0-9]{1,2}[./][0-9]{1,4}|[0-9]{1,2}-[0-9]{1,2}-[0-9]{2,4}|[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9]+\.[0-9]{1,2}"
+)
+_UPPER = re.compile(r"[A-Z]")
 _NON_DIGIT = re.compile(r"\D")
 _FENCE = ALNUM | frozenset("._/:")  # ":" before digits: a time ("00:00:02.1234567") or a port
 _IBAN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
@@ -76,12 +80,13 @@ def _token_start(text: str, lo: int) -> int:
 
 
 def find_numbers(st: ScanText) -> Iterator[Finding]:
+    """Cards, SSNs, IBANs and phones, from one walk over the digit runs."""
     text = st.ascii
     printed: set[int] = set()
     for lo, hi in st.digit_runs:
         start, glued = lo, bool(lo) and text[lo - 1] in ALNUM
         if glued:
-            # Glued to letters: an IBAN or nothing (cards and SSNs stand apart).
+            # Glued to letters: an IBAN or nothing (cards, SSNs and phones stand apart).
             if not text[lo - 1].isupper():
                 continue
             start = _token_start(text, lo)
@@ -93,9 +98,8 @@ def find_numbers(st: ScanText) -> Iterator[Finding]:
                 continue
         # Printed IBANs ("DE89 3704 …", "IT84 R451 9842 …"): the head sits one to four groups
         # before the digit run. Digits after a head that fails its checksum are a mistyped
-        # IBAN, not a card.
-        window = text[start - 24 if start > 24 else 0 : start]
-        if window != window.lower():  # a capital within reach: could be a country code
+        # IBAN, not a card or a phone.
+        if _UPPER.search(text, max(0, start - 24), start) is not None:
             head = _IBAN_BEFORE.search(text, max(0, start - 24), start)
             if head is not None:
                 if head.start() not in printed:
@@ -106,33 +110,43 @@ def find_numbers(st: ScanText) -> Iterator[Finding]:
                 continue
         if glued:
             continue
-        chunk = text[lo:hi]
-        if chunk.isdigit():
-            yield from _plain_digits(st, lo, hi, chunk)
+        if text[lo:hi].isdigit():
+            yield from _plain_digits(st, lo, hi, text[lo:hi])
             continue
-        if _ISO_DATE.match(chunk):
+        if _ISO_DATE.match(text, lo):
             # "2024-05-01 12:30": a timestamp; only what follows the date can still matter.
             lo += 10
-            chunk = chunk[10:]
-        digits = len(chunk) - sum(map(chunk.count, " -.()/"))
-        if digits < 9:
-            continue
-        if _DOTTED_DATE.fullmatch(chunk) or _DOTTED_QUAD.fullmatch(chunk):
-            continue  # "05.10.2023", "10/05/2023", "10.0.12.200": a date or an address
+            while lo < hi and not text[lo].isdigit():
+                lo += 1
+            if hi - lo < 7:
+                continue
+        if _ROUTINE.fullmatch(text, lo, hi):
+            continue  # "05.10.2023", "10/05/2023", "10.0.12.200", "84074.60": dates, addresses, amounts
+        digits = hi - lo - sum(map(text.count, " -.()/", (lo,) * 6, (hi,) * 6))
         if digits >= 12:
             yield from _cards(st, lo, hi)
-        yield from _ssns(st, lo, hi)
+        if digits >= 9:
+            yield from _ssns(st, lo, hi)
+        if 7 <= digits <= 15 or (digits > 15 and text.find("  ", lo, hi) >= 0):
+            yield from phones_in_run(st, lo, hi)  # no phone has more than 15 digits
 
 
 def _plain_digits(st: ScanText, s: int, e: int, digits: str) -> Iterator[Finding]:
     """A run of bare digits (the common case: ids, amounts, timestamps), checked without regexes."""
     n = len(digits)
+    if st.before(s) == "+":
+        yield from phones_in_run(st, s, e)  # "+4915112345678": international, bare
+        return
     if not _fenced(st, s, e):
         return
     if 12 <= n <= 19 and st.before(s) != "+" and card_valid(digits) and (n > 13 or _card_context(st, s)):
         yield Finding(s, e, "credit_card")
     elif n == 9 and ssn_valid(digits[:3], digits[3:5], digits[5:]) and _ssn_context(st, s):
         yield Finding(s, e, "us_ssn")
+    elif 7 <= n <= 15:
+        phone = bare_phone(st, s, e)
+        if phone is not None:
+            yield phone
 
 
 def _ssn_context(st: ScanText, s: int) -> bool:

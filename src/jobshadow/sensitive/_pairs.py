@@ -29,7 +29,9 @@ _REST = (
 )
 _ANCHORS = tuple(
     re.compile(p + _REST)
-    for p in (r"\blog(?:-in|in| in)", r"\bsign(?:-in|in| in)", r"\bcred(?:s|entials?)\b")
+    # Led by a bare literal (a leading \b would hide it from the regex compiler, which then tries
+    # every position); the word boundary is checked on each hit instead.
+    for p in (r"log(?:-in|in| in)\b", r"sign(?:-in|in| in)\b", r"cred(?:s|entials?)\b")
 )
 _TRAILING = ".,;:!?)]}"
 _NOT_USERS = word_set(
@@ -54,7 +56,7 @@ def find_login_pairs(st: ScanText) -> Iterator[Finding]:
     lower, text = st.ascii_lower, st.text
     for anchor in _ANCHORS:
         for m in anchor.finditer(lower):
-            if m.group("user") in _NOT_USERS:
+            if st.before(m.start()).isalpha() or m.group("user") in _NOT_USERS:
                 continue
             s, e = m.span("value")
             while e > s and text[e - 1] in _TRAILING:

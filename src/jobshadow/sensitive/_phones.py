@@ -2,8 +2,8 @@
 
 People mistype, invent, abbreviate and format numbers in their own way, so a number's *shape*
 decides, not its validity: each run of digits and separators from the shared run pass
-(``ScanText.digit_runs``) is split into groups and accepted when it is written the way phone
-numbers are written, and nothing else is:
+(``ScanText.digit_runs``, walked once by ``_numbers``) is split into groups and accepted when
+it is written the way phone numbers are written, and nothing else is:
 
 * ``+`` and a country code, 8-15 digits (``+44 20 7946 0958``, ``+1-555-123-4567``);
 * an area code in parentheses (``(415) 555-0134``, ``(02) 9876 5432``, ``+49 (0)30 …``);
@@ -17,8 +17,8 @@ numbers are written, and nothing else is:
 Extensions (``x204``, ``ext. 12``) are part of the number. Never a phone: dates, times, IP
 addresses, versions, decimals, ISBNs (their last group is one check digit), groups that run on
 into a longer chain of digits (IBANs, cards, tracking numbers), or numbers right after an order,
-invoice, ticket, tax-id or similar word. Bare digit strings without a phone word count only when
-valid in the US or a trunk-0 country's plan (libphonenumber), since bare numbers are mostly ids.
+invoice, ticket, tax-id or similar word. Bare digit strings count only after a phone word, since
+bare numbers are mostly ids, amounts and timestamps.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
-
-import phonenumbers
 
 from jobshadow.sensitive._kinds import Finding
 from jobshadow.sensitive._text import ALNUM, ScanText
@@ -58,28 +56,10 @@ _NOT_PHONE = re.compile(
 _EXT = re.compile(r"(?:[ \t]*,?[ \t]*(?:ext\.?|extension|x)[ \t.:]*|x)([0-9]{1,6})(?![0-9A-Za-z])")
 _FENCE = ALNUM | frozenset("._/:")
 _IBAN_BEFORE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4})* ?\Z")
+_SSN_SHAPE = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
+_DOTTED = re.compile(r"[0-9]+(?:\.[0-9]+)+")
+_DOTTED_PHONE = re.compile(r"(?:1\.)?[0-9]{3}\.[0-9]{3}\.[0-9]{4}|0?[0-9]{1,2}(?:\.[0-9]{2}){3,4}")
 _MAX_PIECE = 40  # "+44 (0)20 7946 0958" is 19; room for odd spacing
-_NATIONAL_REGIONS = ("GB", "DE", "FR", "NL", "AU", "IE", "CH", "AT", "BE", "IN", "NZ", "SE", "JP")
-_TRUNK_CODES = tuple(sorted({phonenumbers.country_code_for_region(r) for r in _NATIONAL_REGIONS}))
-_NON_DIGIT = re.compile(r"\D")
-
-
-def _plan_valid(digits: str) -> bool:
-    """Valid in the US plan or, with a trunk 0, in one of the trunk-prefix countries' plans."""
-    if digits[0] != "0":
-        try:
-            return phonenumbers.is_valid_number(phonenumbers.parse(digits, "US"))
-        except phonenumbers.NumberParseException:
-            return False
-    nsn = digits[1:]
-    if not 8 <= len(nsn) <= 11 or nsn[0] == "0":
-        return False
-    national = int(nsn)
-    return any(
-        phonenumbers.is_valid_number(phonenumbers.PhoneNumber(country_code=cc, national_number=national))
-        for cc in _TRUNK_CODES
-    )
-
 
 def _cued(st: ScanText, s: int, e: int) -> bool:
     """A phone word before the number on its line (or a label like "(cell)" right after it)."""
@@ -149,8 +129,6 @@ def _candidate(st: ScanText, s: int, e: int) -> tuple[int, int] | None:
             cued = _cued(st, s, e)
         if cued:
             return s, end
-        if 1 < keep == len(groups) and sum(sizes) >= 10 and _plan_valid(_NON_DIGIT.sub("", body)):
-            return s, end
     return None
 
 
@@ -168,31 +146,30 @@ def _pieces(text: str, lo: int, hi: int) -> Iterator[tuple[int, int]]:
             start += 1
 
 
-def find_phones(st: ScanText) -> Iterator[Finding]:
-    text, lower = st.ascii, st.ascii_lower
-    for lo, hi in st.digit_runs:
-        if text.startswith(("-X", "-x"), hi):
-            continue  # an ISBN-10 whose check digit is X
-        if lo and text[lo - 1] in ALNUM:
-            continue  # glued to a word: an IBAN, a hash, an identifier
-        window = text[lo - 24 if lo > 24 else 0 : lo]
-        if window != window.lower() and _IBAN_BEFORE.search(text, max(0, lo - 24), lo) is not None:
-            continue  # groups of a printed IBAN ("NL14 CWFC 0515 5396 08")
-        if _ISO_DATE.match(text, lo):
-            lo += 10  # "2024-05-01 12:30": a timestamp; only what follows the date can still matter
-            while lo < hi and not text[lo].isdigit():
-                lo += 1
-        for ps, pe in _pieces(text, lo, hi):
-            found = _candidate(st, ps, pe)
-            if found is not None:
-                finding = _settle(st, lower, *found)
-                if finding is not None:
-                    yield finding
-
-
-def _settle(st: ScanText, lower: str, s: int, e: int) -> Finding | None:
-    """The finding for a phone-shaped candidate: fenced, with its extension, not named otherwise."""
+def phones_in_run(st: ScanText, lo: int, hi: int) -> Iterator[Finding]:
+    """Phones in a digit run that ``_numbers`` has already cleared of IBANs, glued digits and
+    a leading date."""
     text = st.ascii
+    if text.startswith(("-X", "-x"), hi) or _SSN_SHAPE.fullmatch(text, lo, hi):
+        return  # an ISBN-10 whose check digit is X; an SSN's 3-2-4
+    if "." in text[lo:hi] and _DOTTED.fullmatch(text, lo, hi) and not _DOTTED_PHONE.fullmatch(text, lo, hi):
+        return  # "10.0.19045.3693", "2.4.11828.1": versions, not "415.555.0134" or "06.12.34.56.78"
+    for ps, pe in _pieces(text, lo, hi):
+        found = _candidate(st, ps, pe)
+        if found is not None:
+            finding = _settle(st, *found)
+            if finding is not None:
+                yield finding
+
+
+def bare_phone(st: ScanText, s: int, e: int) -> Finding | None:
+    """A run of 7-15 bare digits is a phone only after a phone word ("call 4155550134")."""
+    return _settle(st, s, e) if _cued(st, s, e) else None
+
+
+def _settle(st: ScanText, s: int, e: int) -> Finding | None:
+    """The finding for a phone-shaped candidate: fenced, with its extension, not named otherwise."""
+    text, lower = st.ascii, st.ascii_lower
     before = text[s - 1] if s else ""
     if before in _FENCE and not (before == ":" and lower.endswith(("tel:", "sms:", "callto:"), 0, s)):
         return None  # digits glued to a word, a path, a decimal or a time

@@ -37,11 +37,12 @@ _DIGIT_CLASS = str.maketrans(
 # A digit, then digits and separators; long enough to hold seven digits ("555-0134"). Possessive:
 # a run that is too short is not re-tried a character shorter.
 _DIGIT_RUN = re.compile(r"9[9s]{6,}+")
+TOKEN = 18  # the shortest vendor key: "rk_live_" and ten characters
 LONG_TOKEN = 32  # standalone-secret candidates start at this length
 
 
 class ScanText:
-    __slots__ = ("_ascii", "_ascii_lower", "_claims", "_digit_runs", "_longs", "_lower", "_merged", "text")
+    __slots__ = ("_ascii", "_ascii_lower", "_claims", "_digit_runs", "_lower", "_merged", "_tokens", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -51,7 +52,7 @@ class ScanText:
         self._claims: list[tuple[int, int]] = []
         self._merged: tuple[list[int], list[int]] | None = None
         self._digit_runs: list[tuple[int, int]] | None = None
-        self._longs: list[tuple[int, int]] | None = None
+        self._tokens: list[tuple[int, int]] | None = None
 
     @property
     def ascii(self) -> str:
@@ -90,22 +91,28 @@ class ScanText:
         return self._digit_runs
 
     @property
-    def long_tokens(self) -> list[tuple[int, int]]:
-        """Maximal runs of ``[A-Za-z0-9_-]`` of at least ``LONG_TOKEN`` characters."""
-        if self._longs is None:
+    def tokens(self) -> list[tuple[int, int]]:
+        """Maximal runs of ``[A-Za-z0-9_-]`` of at least ``TOKEN`` characters: where vendor keys
+        (the shortest, ``rk_live_`` and ten characters, is 18) and standalone secrets can be."""
+        if self._tokens is None:
             cls = self.ascii.translate(_TOKEN_CLASS)
             find = cls.find
-            needle = "x" * LONG_TOKEN
-            longs: list[tuple[int, int]] = []
+            needle = "x" * TOKEN
+            runs: list[tuple[int, int]] = []
             i = find(needle)
             while i >= 0:
                 # The first match at or after a non-token character starts its run.
-                j = find(" ", i + LONG_TOKEN)
+                j = find(" ", i + TOKEN)
                 j = len(cls) if j < 0 else j
-                longs.append((i, j))
+                runs.append((i, j))
                 i = find(needle, j)
-            self._longs = longs
-        return self._longs
+            self._tokens = runs
+        return self._tokens
+
+    @property
+    def long_tokens(self) -> list[tuple[int, int]]:
+        """The ``tokens`` of at least ``LONG_TOKEN`` characters (standalone-secret candidates)."""
+        return [(s, e) for s, e in self.tokens if e - s >= LONG_TOKEN]
 
     @property
     def ascii_lower(self) -> str:

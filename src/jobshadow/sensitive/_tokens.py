@@ -104,29 +104,58 @@ _GROUPED: tuple[tuple[str, dict[str, tuple[str, _Shape]]], ...] = (
     }),
 )  # fmt: skip
 
-_GROUPS: tuple[tuple[re.Pattern[str], dict[str, _Shape]], ...] = tuple(
-    (
-        re.compile(re.escape(prefix) + "(?:" + "|".join(f"(?P<{n}>{rest})" for n, (rest, _) in shapes.items()) + ")"),
-        {n: shape for n, (_, shape) in shapes.items()},
-    )
-    for prefix, shapes in _GROUPED
-)
+def _compile(prefix: str, shapes: dict[str, tuple[str, _Shape]]) -> tuple[re.Pattern[str], dict[str, _Shape]]:
+    alternatives = "|".join(f"(?P<{n}>{rest})" for n, (rest, _) in shapes.items())
+    return re.compile(re.escape(prefix) + "(?:" + alternatives + ")"), {n: shape for n, (_, shape) in shapes.items()}
+
+
+_GROUPS = {prefix: _compile(prefix, shapes) for prefix, shapes in _GROUPED}
+# Every vendor key is a run of token characters (webhook URLs aside): the shared token pass
+# (``ScanText.tokens``) finds the runs, and a run is matched only against the vendors whose
+# prefix starts with its first character. One pass over the text instead of one per prefix.
+_BY_FIRST: dict[str, tuple[tuple[re.Pattern[str], dict[str, _Shape]], ...]] = {}
+for _prefix, _group in _GROUPS.items():
+    if not _prefix.startswith("https://"):
+        _BY_FIRST[_prefix[0]] = (*_BY_FIRST.get(_prefix[0], ()), _group)
+_WEBHOOK = _GROUPS["https://hooks.slack.com/"]
+
+
+def _shaped(st: ScanText, m: re.Match[str], shapes: dict[str, _Shape]) -> Finding | None:
+    name = m.lastgroup
+    if name is None:
+        return None
+    shape = shapes[name]
+    s, e = m.span()
+    text = st.ascii
+    if (s and text[s - 1] in shape.fence) or text[e : e + 1] in shape.fence:
+        return None
+    if shape.check is not None and not shape.check(m.group()):
+        return None
+    return Finding(s, e, shape.kind)
 
 
 def find_prefixed(st: ScanText) -> Iterator[Finding]:
     text = st.ascii
-    for pattern, shapes in _GROUPS:
-        for m in pattern.finditer(text):
-            name = m.lastgroup
-            if name is None:
-                continue
-            shape = shapes[name]
-            s, e = m.span()
-            if (s and text[s - 1] in shape.fence) or text[e : e + 1] in shape.fence:
-                continue
-            if shape.check is not None and not shape.check(m.group()):
-                continue
-            yield Finding(s, e, shape.kind)
+    for s, _ in st.tokens:
+        groups = _BY_FIRST.get(text[s])
+        if groups is None:
+            continue
+        for pattern, shapes in groups:
+            m = pattern.match(text, s)
+            found = _shaped(st, m, shapes) if m is not None else None
+            if found is not None:
+                yield found
+                if found.kind == "aws_access_key":
+                    yield from _aws_secret_after(st, found.end)
+                break
+    pattern, shapes = _WEBHOOK
+    pos = text.find("https://hooks.slack.com/")
+    while pos >= 0:
+        m = pattern.match(text, pos)
+        found = _shaped(st, m, shapes) if m is not None else None
+        if found is not None:
+            yield found
+        pos = text.find("https://hooks.slack.com/", pos + 24)
 
 
 # Entra ID client secrets: three chars, a digit, "Q~", then 31-34 chars (40 in all today).
@@ -149,7 +178,6 @@ def find_azure_client_secret(st: ScanText) -> Iterator[Finding]:
         m = _AZURE_SECRET_TAIL.search(text, m.start() + 1)
 
 
-_AWS_ID = re.compile(r"A(?:KIA|SIA)[A-Z0-9]{16}")
 _B64_40 = re.compile(r"[A-Za-z0-9/+]{40}")
 
 
@@ -161,15 +189,13 @@ def aws_secret_shape(value: str) -> bool:
     return up and lo and (dg or other) and wordiness(value) <= 0.6
 
 
-def find_aws_secret_near_id(st: ScanText) -> Iterator[Finding]:
+def _aws_secret_after(st: ScanText, end: int) -> Iterator[Finding]:
     """A 40-char secret within 300 chars after an access key id (credentials CSV, env files)."""
     text = st.ascii
-    for m in _AWS_ID.finditer(text):
-        stop = min(len(text), m.end() + 300)
-        for c in _B64_40.finditer(text, m.end(), stop):
-            s, e = c.span()
-            if st.before(s) in B64_CHARS or st.at(e) in B64_CHARS:
-                continue
-            if aws_secret_shape(c.group()):
-                yield Finding(s, e, "aws_secret_key")
-                break
+    for c in _B64_40.finditer(text, end, min(len(text), end + 300)):
+        s, e = c.span()
+        if st.before(s) in B64_CHARS or st.at(e) in B64_CHARS:
+            continue
+        if aws_secret_shape(c.group()):
+            yield Finding(s, e, "aws_secret_key")
+            return
