@@ -2,7 +2,7 @@
 
 ``mysql -pS3cret``, ``sshpass -p S3cret``, ``curl -u alice:S3cret``, ``redis-cli -a S3cret``,
 ``echo S3cret | sudo -S …`` and ``scheme://user:S3cret@host``. Each rule is anchored on the
-program name or on ``://`` and reads only the line it is on.
+flag (from the shared flag pass) or on ``://``, and reads only the line it is on.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from jobshadow.sensitive._checks import is_placeholder
 from jobshadow.sensitive._kinds import Finding
 from jobshadow.sensitive._text import ScanText
 
-# Program names, one literal-led pass per family. What follows each is read on its own line.
-_M_PROGRAMS = re.compile(r"m(?:(?P<mysql>ysql(?:dump|admin|import|check|sh)?|ariadb)|(?P<mongo>ongosh|ongo))\b")
-_SSHPASS = re.compile(r"sshpass\b")
-_REDIS = re.compile(r"redis-cli\b")
-_LOGIN = re.compile(r"login\b")  # docker/podman login -p PW
+# Found from the flags (``ScanText.flags``, one shared pass); the program is then looked for on
+# the flag's own line, before it.
+_MYSQL = re.compile(r"(?<![\w-])(?:mysql(?:dump|admin|import|check|sh)?|mariadb)\b")
+_MONGO = re.compile(r"(?<![\w-])mongo(?:sh)?\b")
+_LOGIN = re.compile(r"(?<![\w-])(?:docker|podman)[ \t]+login\b")
 _ATTACHED_P = re.compile(r"(?<=[ \t])-p(?!assword)([^\s'\"]\S{0,127}|'[^'\n]{1,128}'|\"[^\"\n]{1,128}\")")
 _SEPARATE_P = re.compile(r"(?<=[ \t])(-p|-a)[ \t]+([^\s'\"-]\S{0,127}|'[^'\n]{1,128}'|\"[^\"\n]{1,128}\")")
-# curl/wget -u user:pw, found from the flag (one pass) and kept when the line runs curl or wget.
 _CURL_USER = re.compile(r"-(?:u|-user)[ \t=]+['\"]?[^\s:'\"]{1,64}:([^\s'\"]{1,128})")
 _ECHO_SUDO = re.compile(r"echo[ \t]+(?:-n[ \t]+)?(['\"]?)([^\s'\"|]{1,128})\1[ \t]*\|[ \t]*sudo[ \t]+-S")
 # The password runs to the *last* "@" before the host: unencoded "@" in passwords is common.
@@ -35,48 +34,36 @@ def _unquote(m: re.Match[str], group: int) -> tuple[int, int]:
     return s, e
 
 
-def _flag_values(st: ScanText, flag: str, lo: int, hi: int) -> Iterator[Finding]:
-    for m in _SEPARATE_P.finditer(st.ascii, lo, hi):
-        if m.group(1) == flag:
-            s, e = _unquote(m, 2)
-            if not is_placeholder(st.text[s:e]):
-                yield Finding(s, e, "password")
+def _value(st: ScanText, m: re.Match[str] | None, group: int) -> Finding | None:
+    if m is None:
+        return None
+    s, e = _unquote(m, group)
+    return None if is_placeholder(st.text[s:e]) else Finding(s, e, "password")
 
 
 def find_cli_passwords(st: ScanText) -> Iterator[Finding]:
-    text = st.ascii
-    for prog in _M_PROGRAMS.finditer(text):
-        if st.before(prog.start()).isalnum():
+    text, lower = st.ascii, st.ascii_lower
+    for fs, fe in st.flags:
+        name = lower[fs:fe]
+        if name[:2] not in ("-p", "-a", "-u", "-s", "--") or (name[1] == "-" and name != "--user"):
             continue
-        hi = st.line_end(prog.start())
-        if prog.group("mongo"):
-            yield from _flag_values(st, "-p", prog.end(), hi)
-            continue
-        for m in _ATTACHED_P.finditer(text, prog.end(), hi):
-            s, e = _unquote(m, 1)
-            if not is_placeholder(st.text[s:e]):
-                yield Finding(s, e, "password")
-    for pattern, flag in ((_SSHPASS, "-p"), (_REDIS, "-a")):  # redis-cli's -p is the port
-        for prog in pattern.finditer(text):
-            yield from _flag_values(st, flag, prog.end(), st.line_end(prog.start()))
-    for prog in _LOGIN.finditer(text):
-        if text.endswith(("docker ", "podman "), max(0, prog.start() - 7), prog.start()):
-            yield from _flag_values(st, "-p", prog.end(), st.line_end(prog.start()))
-    for m in _CURL_USER.finditer(text):
-        if st.before(m.start()) not in (" ", "\t"):
-            continue
-        line = text[st.line_start(m.start()) : m.start()]
-        if "curl" in line or "wget" in line:
-            s, e = m.span(1)
-            if not is_placeholder(st.text[s:e]):
-                yield Finding(s, e, "password")
-    pos = text.find("sudo -S")
-    while pos >= 0:
-        lo, hi = st.line_start(pos), st.line_end(pos)
-        echo = _ECHO_SUDO.search(text, lo, hi)
-        if echo is not None and not is_placeholder(st.text[echo.start(2) : echo.end(2)]):
-            yield Finding(echo.start(2), echo.end(2), "password")
-        pos = text.find("sudo -S", hi)
+        ls = st.line_start(fs)
+        found: Finding | None = None
+        if name.startswith("-p") and not name.startswith("-pa"):
+            if _MYSQL.search(lower, ls, fs):
+                found = _value(st, _ATTACHED_P.match(text, fs), 1)
+            elif name == "-p" and (
+                "sshpass" in lower[ls:fs] or _LOGIN.search(lower, ls, fs) or _MONGO.search(lower, ls, fs)
+            ):
+                found = _value(st, _SEPARATE_P.match(text, fs), 2)
+        elif name == "-a" and "redis-cli" in lower[ls:fs]:  # redis-cli's -p is the port
+            found = _value(st, _SEPARATE_P.match(text, fs), 2)
+        elif name in ("-u", "--user") and ("curl" in lower[ls:fs] or "wget" in lower[ls:fs]):
+            found = _value(st, _CURL_USER.match(text, fs), 1)
+        elif name == "-s" and text.startswith("sudo -S", fs - 5):
+            found = _value(st, _ECHO_SUDO.search(text, ls, st.line_end(fs)), 2)
+        if found is not None:
+            yield found
 
 
 def find_url_passwords(st: ScanText) -> Iterator[Finding]:

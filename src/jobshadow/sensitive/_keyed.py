@@ -48,10 +48,11 @@ _ANCHORS = tuple(
         r"auth(?:orization)?", r"identified by",
     )
 )  # fmt: skip
+_RARE = {_ANCHORS[-1]: "identified by"}
 _NON_ASCII_ANCHORS = (re.compile("пароль" + _AFTER), re.compile("contraseña" + _AFTER))
-_NON_ASCII_HINTS = ("ароль", "aseña")  # each check scans the whole text: lower-case stems only
-# ``--password hunter`` takes any value, letters only included: flags get their own pass.
-_FLAG = re.compile(r"--?[a-z0-9_\-]{1,40}+(?=[ \t]+[^ \t\r\n\-])")
+# Their hints are looked for in the one-byte ASCII view, where "пароль" reads "??????".
+# ``--password hunter`` takes any value, letters only included: flags (``ScanText.flags``) are
+# read apart from the keyword anchors.
 _FLAG_ENDINGS = ("password", "passwd", "passphrase", "pass", "pwd", "token", "secret", "key", "auth")
 _KEY_RIGHT = re.compile(r"[\w.\-]{0,65}")
 
@@ -261,31 +262,34 @@ def _secret_kind(value: str, words: set[str], near_aws: Callable[[], bool]) -> s
 def find_keyed(st: ScanText) -> Iterator[Finding]:
     seen: set[int] = set()
     yield from _keyed_hits(st, _ANCHORS, st.ascii_lower, seen)
-    if not st.text.isascii() and any(w in st.text for w in _NON_ASCII_HINTS):
+    if "??????" in st.ascii_lower or "contrase?a" in st.ascii_lower:
         # Keywords in other scripts are searched in the real lower-case text (the ASCII view
         # has "?" where their letters were); lowering a long text costs, so only on a hint.
         yield from _keyed_hits(st, _NON_ASCII_ANCHORS, st.lower, seen)
     lower = st.ascii_lower
-    if "-" in lower:
-        for hit in _FLAG.finditer(lower):
-            if hit.end() in seen or not hit.group().endswith(_FLAG_ENDINGS):
-                continue
-            if st.before(hit.start()) not in ("", " ", "\t", "\n", "\r", "'", '"'):
-                continue
-            seen.add(hit.end())
-            key = hit.group().lstrip("-")
-            found = _from_key(st, hit.end() - len(key), hit.end(), key, True)
-            if found is not None:
-                yield found
+    for fs, fe in st.flags:
+        if fe in seen or not lower.endswith(_FLAG_ENDINGS, fs, fe):
+            continue
+        seen.add(fe)
+        ks = fs + 1 if lower[fs + 1] != "-" else fs + 2
+        found = _from_key(st, ks, fe, lower[ks:fe], True)
+        if found is not None:
+            yield found
 
 
 def _keyed_hits(st: ScanText, anchors: tuple[re.Pattern[str], ...], lower: str, seen: set[int]) -> Iterator[Finding]:
+    text = st.ascii
     for anchor in anchors:
+        if anchor in _RARE and _RARE[anchor] not in lower:
+            continue  # one C-level "in" instead of a regex pass for an anchor seldom there
         for hit in anchor.finditer(lower):
             hs, ke = hit.span()
             if ke in seen:
                 continue
             seen.add(ke)
+            head = _VALUE_HEAD.match(text, ke)
+            if head is not None and st.covered(head.end(), head.end() + 1):
+                continue  # a vendor-prefix or block detector already has the value
             # The key's left part, measured on a reversed copy of the characters before it.
             back = _KEY_RIGHT.match(lower[max(0, hs - 65) : hs][::-1])
             width = back.end() if back is not None else 0

@@ -1,7 +1,7 @@
 """Numeric PII with checksums or issue rules: payment cards, US SSNs and IBANs (shared: device and
 server).
 
-The shared run pass (``ScanText.digit_runs``) finds runs of digits and separators long enough to
+The shared digit view (``ScanText.digit_class``, ``DIGIT_RUN``) gives the runs of digits and separators long enough to
 matter; only inside those runs are the exact shapes tried, each with its own validation: Luhn
 plus issuer prefix and length for cards, the SSA never-issued ranges for SSNs, the registry's
 length and mod-97 for IBANs. Dates, times, versions and IP addresses fail the shapes or the
@@ -19,7 +19,7 @@ from jobshadow.sensitive._checks import card_valid, ssn_valid
 from jobshadow.sensitive._kinds import Finding
 from jobshadow.sensitive._phones import bare_phone, phones_in_run
 from jobshadow.sensitive._pii import iban_at
-from jobshadow.sensitive._text import ALNUM, ScanText
+from jobshadow.sensitive._text import ALNUM, DIGIT_RUN, ScanText
 
 _CARD_SHAPES = (
     re.compile(r"(?<![0-9])[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}\1[0-9]{4}(?:\1[0-9]{3})?(?![0-9])"),  # 16 / 19
@@ -35,7 +35,6 @@ _SSN_CONTEXT = re.compile(
 )
 _CARD_CONTEXT = re.compile(r"\b(?:card|cards|visa|maestro|credit|debit|cc|pan|amex|mastercard|kreditkarte|carte)\b")
 _IBAN_BEFORE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4})* ?\Z")
-_ISO_DATE = re.compile(r"[12][0-9]{3}-[01][0-9]-[0-3][0-9](?![0-9])")
 # Runs that are never PII: dates, IP addresses, decimal amounts.
 _ROUTINE = re.compile(
     r"[0-9]{1,4}[./][0-9]{1,2}[./][0-9]{1,4}|[0-9]{1,2}-[0-9]{1,2}-[0-9]{2,4}|[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9]+\.[0-9]{1,2}"
@@ -83,7 +82,18 @@ def find_numbers(st: ScanText) -> Iterator[Finding]:
     """Cards, SSNs, IBANs and phones, from one walk over the digit runs."""
     text = st.ascii
     printed: set[int] = set()
-    for lo, hi in st.digit_runs:
+    digits_view = st.digit_class
+    for m in DIGIT_RUN.finditer(digits_view):
+        if m.start("run") < 0:
+            continue  # a date
+        lo, hi = m.span()
+        while digits_view[hi - 1] != "9":
+            hi -= 1  # trailing separators belong to the prose
+        # A leading one-digit group ("1-800-…", "8 (912) …", "0 800 …") is part of the run.
+        while lo >= 2 and text[lo - 1] in " .-(" and text[lo - 2].isdigit() and (lo < 3 or not text[lo - 3].isdigit()):
+            lo -= 2
+        if hi - lo < 8:
+            continue
         start, glued = lo, bool(lo) and text[lo - 1] in ALNUM
         if glued:
             # Glued to letters: an IBAN or nothing (cards, SSNs and phones stand apart).
@@ -113,13 +123,6 @@ def find_numbers(st: ScanText) -> Iterator[Finding]:
         if text[lo:hi].isdigit():
             yield from _plain_digits(st, lo, hi, text[lo:hi])
             continue
-        if _ISO_DATE.match(text, lo):
-            # "2024-05-01 12:30": a timestamp; only what follows the date can still matter.
-            lo += 10
-            while lo < hi and not text[lo].isdigit():
-                lo += 1
-            if hi - lo < 7:
-                continue
         if _ROUTINE.fullmatch(text, lo, hi):
             continue  # "05.10.2023", "10/05/2023", "10.0.12.200", "84074.60": dates, addresses, amounts
         digits = hi - lo - sum(map(text.count, " -.()/", (lo,) * 6, (hi,) * 6))

@@ -2,7 +2,7 @@
 
 People mistype, invent, abbreviate and format numbers in their own way, so a number's *shape*
 decides, not its validity: each run of digits and separators from the shared run pass
-(``ScanText.digit_runs``, walked once by ``_numbers``) is split into groups and accepted when
+(``ScanText.digit_class``, walked once by ``_numbers``) is split into groups and accepted when
 it is written the way phone numbers are written, and nothing else is:
 
 * ``+`` and a country code, 8-15 digits (``+44 20 7946 0958``, ``+1-555-123-4567``);
@@ -33,7 +33,6 @@ from jobshadow.sensitive._text import ALNUM, ScanText
 _GROUP = re.compile(r"\(?[0-9]+\)?")
 _SEP = re.compile(r"[ \t./-]+")
 _DATE = re.compile(r"[0-9]{1,4}[./-][0-9]{1,2}[./-][0-9]{1,4}")
-_ISO_DATE = re.compile(r"[12][0-9]{3}[-/.][01][0-9][-/.][0-3][0-9](?![0-9])")
 _DOTTED_QUAD = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 _ZIP4 = re.compile(r"[0-9]{5}-[0-9]{4}")
 # A phone word before the number, within the line: "call me at", "my cell is", "Tel.:", "Handy".

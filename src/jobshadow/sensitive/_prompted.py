@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from jobshadow.sensitive._checks import STOPWORDS, is_placeholder
 from jobshadow.sensitive._kinds import Finding
-from jobshadow.sensitive._text import ScanText, word_set
+from jobshadow.sensitive._text import MAX_LINE, ScanText, word_set
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,27 +253,33 @@ def _answers(st: ScanText, plan: _Plan, cmd_end: int) -> Iterator[Finding]:
 
 
 def find_prompted(st: ScanText) -> Iterator[Finding]:
-    text = st.text
     done: set[int] = set()
     view = st.ascii
     lines = view if "\n" in view or "\r" not in view else view.replace("\r", "\n")
     for m in _LONE.finditer(lines):
+        # The line before this lone line; most are ruled out by one C-level set test on its
+        # words, before anything else is computed.
+        le = m.start()
+        ls = lines.rfind("\n", max(0, le - MAX_LINE), le) + 1
+        if ls in done:
+            continue  # _answers already walked down from this command over its answer lines
+        line = lines[ls:le]
+        if line.endswith("\r"):
+            line, le = line[:-1], le - 1
+        if line.endswith("?"):
+            if _ASKS_PASSWORD.search(line) is not None:
+                answer = _reply(st, m.start(1), m.end(1))
+                if answer is not None:
+                    yield answer
+            continue
+        if _PROMPTING.isdisjoint(line.split()) and "ansible" not in line and "(" not in line:
+            continue
         if m.group(1).lower() in _COMMANDS:
             continue  # neither a password nor a user name
-        # Only the first answer line needs to look up: _answers walks down from the command
-        # over retries and confirmations, so later answer lines add nothing.
-        prev = _line_before(st, m.start() + 1)
-        if prev is None or prev[0] in done:
-            continue
-        line = text[prev[0] : prev[1]]
-        plan = prompting_plan(line)
+        plan = prompting_plan(st.text[ls:le])  # the real text: prompt glyphs ("➜") are not ASCII
         if plan is not None:
-            done.add(prev[0])
-            yield from _answers(st, plan, prev[1])
-        elif line.endswith("?") and _ASKS_PASSWORD.search(line) is not None:
-            answer = _reply(st, m.start(1), m.end(1))
-            if answer is not None:
-                yield answer
+            done.add(ls)
+            yield from _answers(st, plan, le)
 
 
 # A question that ends by asking for a password ("what's the wifi password?", "pw for the shared

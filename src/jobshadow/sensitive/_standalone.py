@@ -50,6 +50,8 @@ def find_standalone(st: ScanText) -> Iterator[Finding]:
         if after not in _CLOSE and not (after == "." and text[e + 1 : e + 2] in _CLOSE):
             continue
         token = text[s:e]
+        if token.islower() or token.isupper() or token.isdigit():
+            continue  # needs upper case, lower case and digits: hex digests, ids, words never pass
         if st.covered(s, e) or not standalone_token(token):
             continue
         if token.startswith(("0x", "0X")) or _UUID.search(token) or _in_blob(text, s, e):

@@ -10,6 +10,7 @@ claimed. Every offset found in a view is valid in ``text``.
 from __future__ import annotations
 
 import bisect
+import codecs
 import re
 from collections.abc import Callable, Iterable
 
@@ -20,7 +21,19 @@ Detector = Callable[["ScanText"], Iterable[Finding]]
 # Line lookups are bounded so a huge text without newlines (minified code, a pasted blob) costs
 # linear time, not quadratic: past this many characters a "line" is cut where the search stopped.
 MAX_LINE = 4096
-_UNICODE_SPACES = ("\u00a0", "\u202f", "\u2009", "\u3000")
+_UNICODE_SPACES = frozenset("\u00a0\u202f\u2009\u3000")
+_ASCII_ERRORS = "jobshadow.sensitive.ascii"
+
+
+def _to_ascii(err: UnicodeError) -> tuple[str, int]:
+    """One ASCII character per non-ASCII one: Unicode spaces become " ", the rest "?". Called
+    once per run of non-ASCII characters, so the view costs one C-level encode."""
+    assert isinstance(err, UnicodeEncodeError)
+    run = err.object[err.start : err.end]
+    return "".join(" " if ch in _UNICODE_SPACES else "?" for ch in run), err.end
+
+
+codecs.register_error(_ASCII_ERRORS, _to_ascii)
 
 
 # Detectors with no literal to anchor on (standalone tokens, numeric PII) find their candidates
@@ -32,17 +45,23 @@ _TOKEN_CLASS = str.maketrans(
     {i: ("x" if chr(i).isalnum() or chr(i) in "_-" else " ") for i in range(128)}
 )
 _DIGIT_CLASS = str.maketrans(
-    {i: ("9" if chr(i).isdigit() else "s" if chr(i) in " .-()/" else "_") for i in range(128)}
+    {i: ("9" if chr(i).isdigit() else chr(i) if chr(i) in " .-()/" else "_") for i in range(128)}
 )
-# A digit, then digits and separators; long enough to hold seven digits ("555-0134"). Possessive:
-# a run that is too short is not re-tried a character shorter.
-_DIGIT_RUN = re.compile(r"9[9s]{6,}+")
+# On the digit view: two digits, then digits and separators. Dates are consumed whole by the
+# first alternatives (named group ``run`` unset), so they never reach Python as runs. The shared
+# literal "99" leads, so the engine skips between digit pairs instead of trying every position
+# (a top-level alternation costs 7x, measured). Possessive: a run is not re-tried shorter.
+DIGIT_RUN = re.compile(r"99(?:99-99-99(?:[ T]99)?|[./-]99?[./-]9999|(?P<run>[9 .\-()/]{5,}+))")
+# A command-line flag: "-" after a blank or quote, then its name (a glued value included, as in
+# "-pS3cret"). The literal "-" leads so the engine skips between hyphens; the look-behind after
+# it drops the hyphens inside words, dates and ids in C.
+_FLAG = re.compile(r"-(?<=[ \t\n\r'\"]-)-?[a-z0-9_][a-z0-9_\-]{0,39}+")
 TOKEN = 18  # the shortest vendor key: "rk_live_" and ten characters
 LONG_TOKEN = 32  # standalone-secret candidates start at this length
 
 
 class ScanText:
-    __slots__ = ("_ascii", "_ascii_lower", "_claims", "_digit_runs", "_lower", "_merged", "_tokens", "text")
+    __slots__ = ("_ascii", "_ascii_lower", "_claims", "_digit_class", "_flags", "_lower", "_merged", "_tokens", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -51,8 +70,9 @@ class ScanText:
         self._ascii_lower: str | None = None
         self._claims: list[tuple[int, int]] = []
         self._merged: tuple[list[int], list[int]] | None = None
-        self._digit_runs: list[tuple[int, int]] | None = None
+        self._digit_class: str | None = None
         self._tokens: list[tuple[int, int]] | None = None
+        self._flags: list[tuple[int, int]] | None = None
 
     @property
     def ascii(self) -> str:
@@ -65,30 +85,16 @@ class ScanText:
         """
         if self._ascii is None:
             src = self.text
-            if src.isascii():
-                self._ascii = src
-            else:
-                for space in _UNICODE_SPACES:
-                    if space in src:
-                        src = src.replace(space, " ")
-                self._ascii = src.encode("ascii", "replace").decode("ascii")
+            self._ascii = src if src.isascii() else src.encode("ascii", _ASCII_ERRORS).decode("ascii")
         return self._ascii
 
     @property
-    def digit_runs(self) -> list[tuple[int, int]]:
-        """Maximal runs of digits and separators (space and ``.-()/``) that start and end with a
-        digit and span at least eight characters: the only places numeric PII can be."""
-        if self._digit_runs is None:
-            cls = self.ascii.translate(_DIGIT_CLASS)
-            runs: list[tuple[int, int]] = []
-            for m in _DIGIT_RUN.finditer(cls):
-                s, e = m.span()
-                while cls[e - 1] != "9":
-                    e -= 1
-                if e - s >= 8:
-                    runs.append((s, e))
-            self._digit_runs = runs
-        return self._digit_runs
+    def digit_class(self) -> str:
+        """The ASCII view with every digit as ``9``, separators ``" .-()/"`` kept and all else
+        ``_``; ``DIGIT_RUN`` finds the runs that can hold numeric PII in it."""
+        if self._digit_class is None:
+            self._digit_class = self.ascii.translate(_DIGIT_CLASS)
+        return self._digit_class
 
     @property
     def tokens(self) -> list[tuple[int, int]]:
@@ -113,6 +119,15 @@ class ScanText:
     def long_tokens(self) -> list[tuple[int, int]]:
         """The ``tokens`` of at least ``LONG_TOKEN`` characters (standalone-secret candidates)."""
         return [(s, e) for s, e in self.tokens if e - s >= LONG_TOKEN]
+
+    @property
+    def flags(self) -> list[tuple[int, int]]:
+        """Command-line flags as spans of the lower-case view (``--password``, ``-p``, ``-pS3cret``,
+        ``-u``): where the keyed and command-line rules look for values."""
+        if self._flags is None:
+            lower = self.ascii_lower
+            self._flags = [m.span() for m in _FLAG.finditer(lower)] if "-" in lower else []
+        return self._flags
 
     @property
     def ascii_lower(self) -> str:
