@@ -78,7 +78,7 @@ TEMPLATES: list[tuple[str, str, str]] = [
     ("d_phone_signature", "dev", "--\n«@name»\n«phone:everyday»\n«email»\n"),
     ("d_phone_cell_hash", "dev", "cell# «phone:everyday» | office «phone:everyday»"),
     ("d_phone_number_is", "dev", "my number is «phone:everyday», landline is «phone:everyday»"),
-    ("d_phone_ocr_table", "dev", "Name            Phone             Room\n«@name»      «phone:everyday»      «@int»\n"),  # noqa: E501
+    ("d_phone_ocr_table", "dev", "Name            Phone             Room\n«@name»      «phone:everyday»      «@int»\n"),
     ("d_phone_fax", "dev", "Fax: «phone:everyday»\nInvoice «!order_no», EIN on file: «!ein»"),
     ("d_phone_negatives", "dev", "ISBN «!isbn», barcode «!ean13», order «!amazon_order», tracking «!usps», build «!win_build», population «!thousands», «!line_col», at «!latlng», ZIP «!zip4»"),  # noqa: E501
     ("d_phone_code", "dev", "SUPPORT_PHONE = \"«phone:everyday»\"\nMAX_ITEMS = «!thousands»\n"),

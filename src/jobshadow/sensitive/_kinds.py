@@ -47,19 +47,24 @@ KIND_DOCS: dict[str, str] = {
     "(other vendors' `sk-` keys of that shape land here too).",
     "stripe_key": "Stripe key `sk_live_`, `sk_test_`, `rk_live_`, `rk_test_`, `pk_live_`, or `whsec_`.",
     "jwt": "JSON Web Token: three base64url parts whose header decodes to JSON with `alg`/`typ`.",
-    "generic_token": "High-entropy value after a token/secret/api-key keyword or in `Authorization: "
-    "Bearer|Basic|token …`, or a standalone 32+ char token mixing upper, lower and digits that "
-    "is not an identifier, hex, hash, path, URL part or wrapped base64 blob.",
-    "password": "Value after a password key (`password=`, `pwd:`, `--password X`, `mysql -pX`, URL "
-    "`user:pw@`, SQL `IDENTIFIED BY`), or a line typed right after a command that prompts for one "
-    "(sudo, su, ssh, passwd, mysql -p, psql, kinit, gpg, docker login, git over https, …).",
+    "generic_token": "High-entropy value after a token/secret/api-key keyword (or after a bare `key:` when it is "
+    "unmistakably random and not hex) or in `Authorization: Bearer|Basic|token …`, or a standalone 32+ char "
+    "token mixing upper, lower and digits that is not an identifier, hex, hash, path, URL part or wrapped "
+    "base64 blob.",
+    "password": "Value after a password key (`password=`, `pwd:`, `pw for staging: …`, `the wifi password is …`, "
+    "`--password X`, `mysql -pX`, URL `user:pw@`, SQL `IDENTIFIED BY`); a 4-8 digit PIN after `PIN`/`passcode`; "
+    "the second half of a login pair in prose (`login admin / …`, `creds bob:…`, `sign in as bob with …`); a "
+    "line typed right after a command that prompts for one (sudo, su, ssh, passwd, mysql -p, psql, kinit, gpg, "
+    "docker login, git over https, …) or after a question asking for one; a form value typed after a user-name, "
+    "e-mail or `█` field and Tab or the click separator U+001F.",
     "email": "E-mail address `local@domain.tld` (not `git@host:path`, URL user-info, `ssh user@host` "
     "logins or `icon@2x.png` asset names).",
-    "phone": "Phone number: `+` international, or a separated national format of NANP (US/CA) or a "
-    "trunk-0 country (GB, DE, FR, NL, AU, IE, CH, AT, BE, IN, NZ, SE, JP), valid in "
-    "libphonenumber's plans; bare digit runs only after a phone keyword.",
-    "credit_card": "Payment card number, 13-19 digits (spaces/dashes allowed), Luhn-valid, with a known "
-    "issuer prefix and length.",
+    "phone": "Phone number written the way phone numbers are, valid in a numbering plan or not: `+` and a "
+    "country code, an area code in parentheses, NANP 3-3-4, a trunk `0`/`00` and groups, groups ending in "
+    "pairs or 4-4; any 7-15 digits (bare or grouped) after a phone word; extensions included. Not dates, "
+    "IP addresses, versions, ISBNs, or numbers named as orders, invoices, tax ids and the like.",
+    "credit_card": "Payment card number, 12-19 digits (spaces/dashes allowed), Luhn-valid, with a known "
+    "issuer prefix and length; 12 and 13 digits only after a card word (they are mostly barcodes).",
     "iban": "IBAN with a registered country code, that country's length and a valid mod-97 checksum.",
     "us_ssn": "US social security number AAA-GG-SSSS outside the never-issued ranges (000, 666, 9xx, "
     "group 00, serial 0000); nine bare or space-separated digits only after an SSN keyword.",

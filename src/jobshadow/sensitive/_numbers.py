@@ -78,6 +78,18 @@ def _token_start(text: str, lo: int) -> int:
     return j
 
 
+def _lead(text: str, lo: int) -> int:
+    """Where a run starts once a leading one-digit group joins it ("1-800-…", "+1 (415) …",
+    "8 (912) …"): the run pattern starts at two digits."""
+    while True:
+        j = lo
+        while j > 0 and lo - j < 2 and text[j - 1] in " .-(":
+            j -= 1
+        if j == lo or j == 0 or not text[j - 1].isdigit() or (j > 1 and text[j - 2].isdigit()):
+            return lo
+        lo = j - 1
+
+
 def find_numbers(st: ScanText) -> Iterator[Finding]:
     """Cards, SSNs, IBANs and phones, from one walk over the digit runs."""
     text = st.ascii
@@ -89,10 +101,8 @@ def find_numbers(st: ScanText) -> Iterator[Finding]:
         lo, hi = m.span()
         while digits_view[hi - 1] != "9":
             hi -= 1  # trailing separators belong to the prose
-        # A leading one-digit group ("1-800-…", "8 (912) …", "0 800 …") is part of the run.
-        while lo >= 2 and text[lo - 1] in " .-(" and text[lo - 2].isdigit() and (lo < 3 or not text[lo - 3].isdigit()):
-            lo -= 2
-        if hi - lo < 8:
+        lo = _lead(text, lo)
+        if hi - lo < 7:
             continue
         start, glued = lo, bool(lo) and text[lo - 1] in ALNUM
         if glued:

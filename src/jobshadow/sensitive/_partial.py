@@ -63,8 +63,9 @@ _PW_KEY = re.compile(
 _PW_FLAG = re.compile(r"(?:^|[ \t])--?(?:password|passwd|pass|pwd|passphrase)[ \t=]\Z")
 _SECRET_KEY = re.compile(
     r"""(?:token|secret|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret)["']?"""
-    r"""[ \t]*(?::|=|=>)[ \t]*["'`]?\Z|authorization:[ \t]*(?:bearer|basic|token)[ \t]+\Z|bearer[ \t]+\Z"""
+    r"""[ \t]*(?::|=|=>)[ \t]*["'`]?\Z"""
 )
+_AUTH_SCHEME = re.compile(r"(?:authorization:[ \t]*(?:bearer|basic|token)|bearer)[ \t]+\Z")
 _PAIR = re.compile(r"\b(?:log[ -]?in|sign[ -]?in|creds|credentials)\b[^\n]{0,40}?[A-Za-z0-9._@\-]+[ \t]*/[ \t]*\Z")
 
 # (vendor prefix, kind, shortest prefix of it that is distinctive on its own).
@@ -151,7 +152,8 @@ def _keyed_context(text: str, ts: int) -> Finding | None:
         return None
     if _PW_KEY.search(lower) or _PW_FLAG.search(lower) or _PAIR.search(lower):
         return Finding(ts, n, "password")
-    if _SECRET_KEY.search(lower) and not _plain_word(token):
+    # After "token =" a plain word is code ("token = await …"); after "Bearer " it is a token.
+    if (_SECRET_KEY.search(lower) and not _plain_word(token)) or _AUTH_SCHEME.search(lower):
         return Finding(ts, n, _vendor(token) or "generic_token")
     if ts and text[ts - 1] in "\t\x1f":
         fs = field_start(text, ts - 1)

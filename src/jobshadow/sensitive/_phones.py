@@ -104,8 +104,9 @@ def _candidate(st: ScanText, s: int, e: int) -> tuple[int, int] | None:
     body_start = s + 1 if plus else s
     body = text[body_start:e]
     bare = body.strip("()")
-    if _DATE.fullmatch(bare) or _DOTTED_QUAD.fullmatch(bare) or _ZIP4.fullmatch(bare):
+    if _DATE.fullmatch(bare) or _DOTTED_QUAD.fullmatch(bare):
         return None
+    zip4 = _ZIP4.fullmatch(bare) is not None  # "02111-1307": a ZIP+4 code, unless a phone word says not
     spans = [m.span() for m in _GROUP.finditer(text, body_start, e)]
     groups = [text[a:b] for a, b in spans]
     seps = [text[b:a] for (_, b), (a, _) in itertools.pairwise(spans)]
@@ -119,7 +120,7 @@ def _candidate(st: ScanText, s: int, e: int) -> tuple[int, int] | None:
         if keep < len(groups) and seps[keep - 1] in seps[: keep - 1] and "  " not in seps[keep - 1]:
             continue  # the dropped group is joined like the kept ones: part of the same number
         end = spans[keep - 1][1]
-        if _shape_ok(groups[:keep], seps[: keep - 1], plus):
+        if not zip4 and _shape_ok(groups[:keep], seps[: keep - 1], plus):
             return s, end
         sizes = [len(g.strip("()")) for g in groups[:keep]]
         if not 7 <= sum(sizes) <= 15 or sizes[-1] < 2:
