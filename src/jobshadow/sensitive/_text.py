@@ -45,13 +45,18 @@ _TOKEN_CLASS = str.maketrans(
     {i: ("x" if chr(i).isalnum() or chr(i) in "_-" else " ") for i in range(128)}
 )
 _DIGIT_CLASS = str.maketrans(
-    {i: ("9" if chr(i).isdigit() else chr(i) if chr(i) in " .-()/" else "_") for i in range(128)}
+    {
+        i: "9" if c.isdigit() else c if c in " .-()/" else "A" if c.isupper() else "a" if c.islower() else "_"
+        for i, c in ((i, chr(i)) for i in range(128))
+    }
 )
 # On the digit view: two digits, then digits and separators. Dates are consumed whole by the
 # first alternatives (named group ``run`` unset), so they never reach Python as runs. The shared
 # literal "99" leads, so the engine skips between digit pairs instead of trying every position
 # (a top-level alternation costs 7x, measured). Possessive: a run is not re-tried shorter.
-DIGIT_RUN = re.compile(r"99(?:99-99-99(?:[ T]99)?|[./-]99?[./-]9999|(?P<run>[9 .\-()/]{5,}+))")
+# The look-behind after the literal drops, in C, runs glued to a lower-case letter or starting
+# inside a longer number (hex digests, UUIDs, ids); those glued to a capital may be IBANs.
+DIGIT_RUN = re.compile(r"99(?<![a9]99)(?:99-99-99(?:[ T]99)?|[./-]99?[./-]9999|(?P<run>[9 .\-()/]{5,}+))")
 # A command-line flag: "-" after a blank or quote, then its name (a glued value included, as in
 # "-pS3cret"). The literal "-" leads so the engine skips between hyphens; the look-behind after
 # it drops the hyphens inside words, dates and ids in C.
@@ -90,8 +95,8 @@ class ScanText:
 
     @property
     def digit_class(self) -> str:
-        """The ASCII view with every digit as ``9``, separators ``" .-()/"`` kept and all else
-        ``_``; ``DIGIT_RUN`` finds the runs that can hold numeric PII in it."""
+        """The ASCII view with every digit as ``9``, separators ``" .-()/"`` kept, letters as ``A``
+        or ``a`` and all else ``_``; ``DIGIT_RUN`` finds the runs that can hold numeric PII in it."""
         if self._digit_class is None:
             self._digit_class = self.ascii.translate(_DIGIT_CLASS)
         return self._digit_class
