@@ -29,6 +29,7 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # tesseract's OpenMP: one core, 
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -142,8 +143,11 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run_recording(duration: float) -> dict[str, Any]:
-    """The real recorder on Xvfb during the office workload; its frames redacted in order."""
+def record_frames(duration: float) -> list[np.ndarray]:
+    """The real recorder on Xvfb during the office workload of ``bench/recorder.py``; its frames,
+    decoded, in order."""
+    import subprocess
+
     import recorder as rb
 
     from jobshadow.segment.reader import parse
@@ -162,8 +166,6 @@ def run_recording(duration: float) -> dict[str, Any]:
         env = rb.env_for(home, desk.display)
         assert rb.jobshadow(env, "consent", "give", "--yes").returncode == 0
         drv = XTestDriver(desk.display)
-        import subprocess
-
         proc = subprocess.Popen([sys.executable, "-m", "jobshadow", "record", "start"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         desk.wait_for(lambda: (home / "run" / "control.sock").exists(), 30, "the recorder to start")
@@ -178,6 +180,12 @@ def run_recording(duration: float) -> dict[str, Any]:
             frames += [rgb for _meta, rgb in decoded_frames(parse(out.read_bytes()))]
     finally:
         desk.close()
+        shutil.rmtree(work, ignore_errors=True)
+    return frames
+
+
+def time_stream(frames: list[np.ndarray]) -> dict[str, Any]:
+    """One ``StreamRedactor`` over ``frames`` in order: process CPU seconds per frame."""
     redactor = StreamRedactor()
     walls, failed, findings = [], 0, 0
     cpu0 = time.process_time()
@@ -187,9 +195,6 @@ def run_recording(duration: float) -> dict[str, Any]:
         failed += result.failed
         findings += len(result.findings)
     cpu = time.process_time() - cpu0
-    import shutil
-
-    shutil.rmtree(work, ignore_errors=True)
     return {"frames": len(frames), "size": list(frames[0].shape[1::-1]) if frames else None,
             "cpu_s": round(cpu, 2), "s_per_frame_per_core": round(cpu / max(1, len(frames)), 3),
             "first_frame_s": round(walls[0], 2) if walls else None,
@@ -240,7 +245,7 @@ def main() -> None:
         part = [r for r in rows if r["split"] == split]
         if part:
             splits[split] = summarise(part)
-    rec = None if args.no_recording else run_recording(args.duration)
+    rec = None if args.no_recording else time_stream(record_frames(args.duration))
     result = {"zero_leak_pct": splits["all"]["zero_leak_pct"], "utility_pct": splits["all"]["utility_pct"],
               "s_per_frame_per_core": rec["s_per_frame_per_core"] if rec else None,
               "splits": splits, "recording": rec, "screens": rows}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from jobshadow.redact import layout
 from jobshadow.redact.model import Box
@@ -53,3 +54,11 @@ def test_columns_far_apart_are_separate_lines() -> None:
     img[:, 500:900] = img2[:, :400]
     lines = layout.split_lines(Box(0, 0, 900, 100), layout.ink(layout.luma(img)))
     assert len(lines) == 2
+
+
+@pytest.mark.parametrize("char", ["l", "i", ":", "1"])
+def test_one_thin_typed_character_is_a_change(char: str) -> None:
+    before = screen(["echo hunter"], px=11)
+    after = screen([f"echo hunter{char}"], px=11)
+    boxes = layout.changed_boxes(layout.changed_mask(layout.luma(before), layout.luma(after)))
+    assert len(boxes) == 1

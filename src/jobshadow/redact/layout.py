@@ -21,8 +21,13 @@ from jobshadow.redact.model import Box
 # A step of this much (0-255) between neighbouring pixels is an edge of a glyph. Light grey
 # placeholder text on white still steps by ~80; codec noise and UI gradients stay under ~20.
 EDGE = 40
-# Video-decoded frames wobble by a few levels where nothing changed.
-DIFF = 24
+# Video-decoded frames (x264, crf 28) wobble where nothing changed: a few pixels of a tile by up
+# to ~50 levels around glyph edges, as the encoder refines a region over several frames. A glyph
+# appearing or going changes many pixels of its tile by 100+ (xterm's thinnest, `l` or `.` in the
+# 6x13 fixed font, changes 6-9). Changes below the bar are not lost: the stream compares with
+# the pixels as they were last read, so they add up until read.
+DIFF = 56
+TILE_PIXELS = 6  # changed pixels (in a tile and its busiest neighbour) that make a tile changed
 TILE_H, TILE_W = 8, 16
 # Text lines are at most this tall (a 2x-scaled heading); taller solid ink is a picture.
 MAX_LINE_H = 160
@@ -50,6 +55,18 @@ def ink(gray: np.ndarray) -> np.ndarray:
     # The step is between two pixels: mark both, so a glyph's last column counts as ink.
     out[:, 1:] |= out[:, :-1]
     out &= ~(_long_runs(out, RULE_V, 0) | _long_runs(out, RULE_H, 1))
+    return out
+
+
+def ink_near(gray: np.ndarray, boxes: list[Box]) -> np.ndarray:
+    """``ink`` computed only in the rows a change can grow into (its box, and as far up and down
+    as ``grow_to_lines`` may reach); zero elsewhere. A typed character costs a band, not a frame."""
+    out = np.zeros(gray.shape, dtype=bool)
+    reach = MAX_LINE_H + RULE_V
+    bands = merge([Box(0, max(0, b.y - reach), 1, b.h + 2 * reach) for b in boxes])
+    for band in bands:
+        y0, y1 = band.y, min(gray.shape[0], band.bottom)
+        out[y0:y1] = ink(gray[y0:y1])
     return out
 
 
@@ -89,7 +106,7 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 
 def changed_mask(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
-    """Per-pixel: did any channel change by more than DIFF (codec noise)?"""
+    """Per-pixel: did the luma change by more than codec noise (DIFF)?"""
     d = np.abs(prev.astype(np.int16) - cur.astype(np.int16))
     m: np.ndarray = d.max(axis=2) > DIFF if d.ndim == 3 else d > DIFF
     return m
@@ -101,7 +118,14 @@ def changed_boxes(mask: np.ndarray) -> list[Box]:
     th, tw = -(-h // TILE_H), -(-w // TILE_W)
     padded = np.zeros((th * TILE_H, tw * TILE_W), dtype=bool)
     padded[:h, :w] = mask
-    tiles = np.asarray(np.any(padded.reshape(th, TILE_H, tw, TILE_W), axis=(1, 3)))
+    counts = padded.reshape(th, TILE_H, tw, TILE_W).sum(axis=(1, 3), dtype=np.int16)
+    # A glyph can straddle two tiles: a tile counts with its busiest neighbour.
+    near = np.zeros_like(counts)
+    near[1:] = np.maximum(near[1:], counts[:-1])
+    near[:-1] = np.maximum(near[:-1], counts[1:])
+    near[:, 1:] = np.maximum(near[:, 1:], counts[:, :-1])
+    near[:, :-1] = np.maximum(near[:, :-1], counts[:, 1:])
+    tiles = np.asarray((counts > 0) & (counts + near >= TILE_PIXELS))
     boxes: list[Box] = []
     # Row bands of changed tiles, then column runs inside each band, then merge touching boxes.
     for r0, r1 in _runs(any_along(tiles, 1)):
@@ -141,9 +165,9 @@ def grow_to_lines(box: Box, ink_mask: np.ndarray) -> Box:
     rows = any_along(ink_mask[:, box.x:box.right], 1)
     y0, y1 = box.y, box.bottom
     # Up and down to the first blank row (bounded: a picture has no blank rows).
-    while y0 > 0 and rows[y0 - 1] and box.bottom - y0 < MAX_LINE_H * 4:
+    while y0 > 0 and rows[y0 - 1] and box.bottom - y0 < MAX_LINE_H:
         y0 -= 1
-    while y1 < height and rows[y1] and y1 - box.y < MAX_LINE_H * 4:
+    while y1 < height and rows[y1] and y1 - box.y < MAX_LINE_H:
         y1 += 1
     if y1 <= y0:
         return box

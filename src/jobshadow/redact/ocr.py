@@ -101,7 +101,10 @@ class TesseractOcr:
         if it is None:
             return words
         for r in iterate_level(it, RIL.WORD):
-            text = r.GetUTF8Text(RIL.WORD)
+            try:
+                text = r.GetUTF8Text(RIL.WORD)
+            except RuntimeError:  # "No text returned": a box tesseract found but read as nothing
+                continue
             bb = r.BoundingBox(RIL.WORD)
             if not text or bb is None:
                 continue

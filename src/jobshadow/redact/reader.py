@@ -8,8 +8,8 @@ one call per line and spares tesseract the screen-layout analysis it is bad at. 
 back to frame pixels through each line's placement and scale.
 
 ``LineReader`` keeps a bounded cache from a line's exact pixels to the words read in it, so a line
-that comes back unchanged (a window switched back to, a scroll by whole lines, the same prompt)
-is not recognised again.
+that comes back unchanged (a window switched back to, the same prompt) is not recognised again,
+(lines a scroll moved are handled by ``jobshadow.redact.memory``).
 """
 
 from __future__ import annotations
@@ -30,16 +30,22 @@ MAX_COMPOSITE_H = 6000  # tesseract's own limits are far above; this bounds one 
 CACHE_LINES = 4096
 
 
-def scale_for(height: int) -> int:
-    """Upscale factor for a line box of ``height`` frame pixels (aim: text ~20-45 px tall)."""
+def scale_for(height: int) -> float:
+    """Upscale factor for a line box of ``height`` frame pixels (aim: text ~25-35 px tall).
+
+    xterm's default fixed font (13 px rows) is missed at 1x and read at 2x; lines of 14-21 px
+    read as well at 1.5x as at 2x for half the pixels, and OCR time grows with pixels.
+    """
     if height >= 22:
-        return 1
+        return 1.0
+    if height >= 14:
+        return 1.5
     if height >= 10:
-        return 2
-    return 3
+        return 2.0
+    return 3.0
 
 
-def _scale(crop: np.ndarray, typical: int) -> int:
+def _scale(crop: np.ndarray, typical: int) -> float:
     # Lines of one size are scaled alike even when their boxes differ (a line of digits has no
     # ascenders or descenders; a line joined to a block cursor is taller): tesseract reads a
     # block of one text size far better than a mix, and drops lines that stand out.
@@ -49,7 +55,7 @@ def _scale(crop: np.ndarray, typical: int) -> int:
     return scale_for(min(h, int(typical * 1.4)))
 
 
-def prepare(crop: np.ndarray, scale: int) -> np.ndarray:
+def prepare(crop: np.ndarray, scale: float) -> np.ndarray:
     """Dark text on white, a margin of its own background, scaled: what tesseract reads best.
 
     The margin is painted rather than cropped from the frame, because a window border or the
@@ -65,13 +71,16 @@ def prepare(crop: np.ndarray, scale: int) -> np.ndarray:
         img = 255 - img
     if scale > 1:
         pil = Image.fromarray(np.ascontiguousarray(img))
-        img = np.asarray(pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.BILINEAR))
+        size = (round(pil.width * scale), round(pil.height * scale))
+        img = np.asarray(pil.resize(size, Image.Resampling.BILINEAR))
     return img
 
 
 @dataclass(frozen=True, slots=True)
-class _Cached:
-    words: tuple[tuple[str, float, float, float, float, float], ...]  # text, x, y, w, h (crop px), conf
+class Reading:
+    """Words read in one line box: text, x, y, w, h (box pixels, floats), confidence."""
+
+    words: tuple[tuple[str, float, float, float, float, float], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +95,7 @@ class LineReader:
 
     def __init__(self, ocr: Ocr, cache_lines: int = CACHE_LINES) -> None:
         self.ocr = ocr
-        self._cache: OrderedDict[bytes, _Cached] = OrderedDict()
+        self._cache: OrderedDict[bytes, Reading] = OrderedDict()
         self._cache_lines = cache_lines
 
     def read(self, gray: np.ndarray, lines: list[Box], *, deadline: float) -> tuple[list[Word], ReadStats]:
@@ -114,7 +123,7 @@ class LineReader:
         pixels = sum(b.area for b, _, _ in todo)
         return words, ReadStats(len(todo), pixels, cached)
 
-    def _recognise(self, batch: list[tuple[Box, np.ndarray, bytes]], typical: int, deadline: float) -> list[_Cached]:
+    def _recognise(self, batch: list[tuple[Box, np.ndarray, bytes]], typical: int, deadline: float) -> list[Reading]:
         prepared = [(prepare(crop, s), s) for _, crop, _ in batch for s in (_scale(crop, typical),)]
         width = max(p.shape[1] for p, _ in prepared) + 2 * PAD
         height = sum(p.shape[0] for p, _ in prepared) + GAP * (len(prepared) - 1) + 2 * PAD
@@ -135,9 +144,9 @@ class LineReader:
             per_line[i].append((w.text, (w.box.x - PAD) / s - MARGIN, (w.box.y - tops[i]) / s - MARGIN,
                                 w.box.w / s, w.box.h / s,
                                 w.conf))
-        return [_Cached(tuple(found)) for found in per_line]
+        return [Reading(tuple(found)) for found in per_line]
 
-    def _remember(self, key: bytes, found: _Cached) -> None:
+    def _remember(self, key: bytes, found: Reading) -> None:
         self._cache[key] = found
         if len(self._cache) > self._cache_lines:
             self._cache.popitem(last=False)
@@ -149,7 +158,7 @@ def _line_at(tops: list[int], y: float) -> int:
     return max(0, bisect.bisect_right(tops, y) - 1)
 
 
-def _place(found: _Cached, crop_box: Box) -> list[Word]:
+def _place(found: Reading, crop_box: Box) -> list[Word]:
     out: list[Word] = []
     for text, x, y, w, h, conf in found.words:
         if not text:
@@ -162,7 +171,7 @@ def _place(found: _Cached, crop_box: Box) -> list[Word]:
 
 def _batches(todo: list[tuple[Box, np.ndarray, bytes]], typical: int) -> list[list[tuple[Box, np.ndarray, bytes]]]:
     """Lines grouped by scale (one text size per composite), each group cut to MAX_COMPOSITE_H."""
-    by_scale: dict[int, list[tuple[Box, np.ndarray, bytes]]] = {}
+    by_scale: dict[float, list[tuple[Box, np.ndarray, bytes]]] = {}
     for item in todo:
         by_scale.setdefault(_scale(item[1], typical), []).append(item)
     out: list[list[tuple[Box, np.ndarray, bytes]]] = []
@@ -170,7 +179,7 @@ def _batches(todo: list[tuple[Box, np.ndarray, bytes]], typical: int) -> list[li
         current: list[tuple[Box, np.ndarray, bytes]] = []
         h = 0
         for item in items:
-            lh = (item[1].shape[0] + 2 * MARGIN) * scale + GAP
+            lh = round((item[1].shape[0] + 2 * MARGIN) * scale) + GAP
             if current and h + lh > MAX_COMPOSITE_H:
                 out.append(current)
                 current, h = [], 0

@@ -4,14 +4,16 @@
 text lines the changes touch (grown to whole lines), runs the detector and the shape rules, and
 returns the frame with every finding filled. Its state between frames:
 
-* the previous frame's luma (the base of the next diff);
+* the reference luma: each pixel as it was when it was last read (the base of the next diff; a
+  change below the codec-noise threshold is never lost, it accumulates until it is read);
 * the active findings, each with the pixels it covered when it was found. A finding whose pixels
   are still there stays filled in every later frame, whether or not its region is read again,
   so a secret never reappears because its region did not change (or because a re-read of a
   changed line around it misread it). A finding whose pixels changed is looked for straight up
   and down (a scroll) and follows them if found; otherwise it is dropped, and the new pixels
   there were read as part of the change;
-* the line cache of its ``LineReader``.
+* the line cache of its ``LineReader``, and the words on screen as last read (``LineMemory``), so a
+  scrolled line is moved rather than read again.
 
 Fail closed: any error (OCR failure or timeout, detector failure, a bad frame, a bug) gives a
 result with ``failed=True``, no image and a reason, and leaves the state as it was, so the next
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jobshadow.redact import detect, layout
+from jobshadow.redact.memory import LineMemory, panes
 from jobshadow.redact.model import Box, RedactionFailed, RedactionResult, ScreenFinding, Source, Word
 from jobshadow.redact.ocr import Ocr, TesseractOcr
 from jobshadow.redact.paint import FILL, PAD, fill
@@ -43,6 +46,7 @@ MAX_PIXELS = 8192 * 8192
 # codec's noise: one edited character of a 20-character key is ~5% of its box.
 SAME_SHARE = 0.03
 MAX_TRACK_CANDIDATES = 64
+NOISE = 24  # a pixel of a finding moved by more than this counts as changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,7 @@ class StreamRedactor:
         self.pad = pad
         self.colour = colour
         self._reader = LineReader(self.ocr)
+        self._memory = LineMemory()
         self._prev: np.ndarray | None = None
         self._active: list[_Active] = []
 
@@ -74,6 +79,7 @@ class StreamRedactor:
         """Forget the previous frame and the findings (a new stream: the next frame is read whole)."""
         self._prev = None
         self._active = []
+        self._memory.clear()
 
     def redact(self, frame: np.ndarray) -> RedactionResult:
         """Redact the next frame (H x W x 3 or 4 uint8 RGB(A)); never raises for a bad frame."""
@@ -96,6 +102,7 @@ class StreamRedactor:
         height, width = gray.shape
         prev = self._prev if self._prev is not None and self._prev.shape == gray.shape else None
         if prev is None:
+            self._memory.clear()
             changes = [Box(0, 0, width, height)]
             mask = np.ones(gray.shape, dtype=bool)
             active: list[_Active] = []
@@ -105,11 +112,19 @@ class StreamRedactor:
             active = self._active
         words: list[Word] = []
         stats = None
+        regions: list[Box] = []
         if changes:
-            ink = layout.ink(gray)
+            ink = layout.ink_near(gray, changes)
             regions = layout.merge([layout.grow_to_lines(b, ink) for b in changes], margin=2)
-            lines = [line for r in regions for line in layout.split_lines(r, ink)]
-            words, stats = self._reader.read(gray, lines, deadline=deadline)
+            lines: list[Box] = []
+            for pane, members in panes(regions):
+                boxes = [line for r in members for line in layout.split_lines(r, ink)]
+                moved = self._memory.match(prev, gray, pane, boxes) if prev is not None else {}
+                lines += [line for i, line in enumerate(boxes) if i not in moved]
+                for known in moved.values():
+                    words += known
+            read, stats = self._reader.read(gray, lines, deadline=deadline)
+            words += read
         found = detect.find(words)
         if time.monotonic() > deadline:
             raise RedactionFailed("redaction timed out")
@@ -119,7 +134,16 @@ class StreamRedactor:
             kept.append(_Active(f.kind, f.box, gray[f.box.y:f.box.bottom, f.box.x:f.box.right].copy()))
         findings = (*kept_findings, *new)
         image = fill(frame, (f.box for f in findings), self.colour, self.pad)
-        self._prev = gray
+        if prev is None:
+            self._prev = gray
+        else:
+            # The reference moves on only where the frame was read: changes too small to count
+            # (an encoder sharpening text over several frames) add up until they are read.
+            ref = prev.copy()
+            for r in regions:
+                ref[r.y:r.bottom, r.x:r.right] = gray[r.y:r.bottom, r.x:r.right]
+            self._prev = ref
+        self._memory.commit(regions, words)
         self._active = kept
         return RedactionResult(image, tuple(findings), time.perf_counter() - t0, changed=bool(changes),
                                ocr_boxes=stats.boxes if stats else 0, ocr_pixels=stats.pixels if stats else 0)
@@ -159,7 +183,7 @@ def _check(frame: np.ndarray) -> None:
 def _same(crop: np.ndarray, ref: np.ndarray) -> bool:
     if crop.shape != ref.shape:
         return False
-    moved = np.abs(crop.astype(np.int16) - ref.astype(np.int16)) > layout.DIFF
+    moved = np.abs(crop.astype(np.int16) - ref.astype(np.int16)) > NOISE
     return bool(moved.mean() <= SAME_SHARE)
 
 
