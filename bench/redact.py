@@ -60,10 +60,10 @@ SPLITS = ("dev", "eval", "holdout")
 _BREAKS = " \t\n\r\x1f"
 
 
-def build(split: str, seed: int, size: int) -> redact_corpus.Corpus:
-    """The corpus of one split."""
+def build(split: str, seed: int, size: int, batch: str | None = None) -> redact_corpus.Corpus:
+    """The corpus of one split (of one batch of the holdout split, when given)."""
     if split == "holdout":
-        return redact_holdout.build(seed, size)
+        return redact_holdout.build(seed, size, batch)
     return redact_corpus.build(redact_corpus.TEMPLATES, seed, size, split)
 
 
@@ -197,7 +197,7 @@ def _meets(v: dict[str, float | int]) -> bool:
 
 
 def run_split(split: str, args: argparse.Namespace) -> dict[str, object] | None:
-    corpus = build(split, args.seed, args.size)
+    corpus = build(split, args.seed, args.size, args.batch if split == "holdout" else None)
     problems = redact_corpus.check(corpus)
     if problems:
         print(f"{split} corpus is broken:", *problems[:10], sep="\n  ", file=sys.stderr)
@@ -257,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=20240501, help="corpus seed (same seed, same corpus)")
     ap.add_argument("--size", type=int, default=4000, help="documents rendered per split")
     ap.add_argument("--split", choices=SPLITS, action="append", help="split to run (repeatable; default eval, holdout)")
+    ap.add_argument("--batch", choices=("h", "h2"), help="holdout split: one batch of its templates only")
     ap.add_argument("--runs", type=int, default=5, help="timed scan() runs for throughput")
     ap.add_argument("--partial", type=int, default=150, help="documents per split for partial() rates (0: skip)")
     ap.add_argument("--show", type=int, default=0, help="print up to N misses/false alarms per kind")

@@ -23,9 +23,18 @@ Discipline and history, for honesty about what "held out" means here:
   miss, a false alarm or a generated value.
 * Tuning used the development split of ``redact_corpus.py``, extended with its own generators
   for the same classes (written separately, after this module).
-* The first evaluation of this split is recorded in the README and in the commit that ran it.
-  If it exposes a gap that is then fixed, this split has been looked at: say so here, and write
-  a fresh batch (``h2_*``) before running it once.
+* Run 1 (first batch ``h_*`` only, detector at commit 13232fd), 4,000 documents: every vendor
+  kind, e-mail, IBAN and SSN at 100%; below target: ``azure_storage_key`` recall 0.50 (an 88-char
+  key after a bare ``key``), ``generic_token`` precision 0.80 (pieces of those keys), ``password``
+  recall 0.929 / precision 0.932 (values starting with ``$``/``(`` taken for templates or calls,
+  ``user X pass Y`` taken for the ``pass`` command, ``Last login: <time>`` read as a login pair),
+  ``phone`` recall 0.963 / precision 0.800 (cue words such as "callback"/"reception"/"work",
+  "tracking number is …", ``SO-0494-68749``, a date-shaped ``+84-23-794566``), ``credit_card``
+  recall 0.835 (JCB 15 and 35xx, 4-4-4-2 grouping, 12/13 digits typed as a form field).
+  Each was fixed by a general rule (see the commit after it). From here on the first batch has
+  been looked at and tuned against.
+* The second batch (``h2_*``) was written after those fixes and before it was ever run; its
+  first run is reported on its own (``bench/redact.py --split holdout --batch h2``).
 """
 
 from __future__ import annotations
@@ -489,11 +498,40 @@ TEMPLATES = [
     _t("h_typed_spreadsheet", "«@first»\t«@int»\t«!price»\n«@first»\t«@int»\t«!price»\n«@first»\t«@int»\t«!price»\n"),
     _t("h_typed_phone_form", "«@name»\t«email»\t«phone»\n"),
     _t("h_typed_card_form", "«@name»\t«credit_card:plain»\t«!date»\n"),
+    # Second batch (h2_*), written after the first run of this split had been looked at and the
+    # detector fixed, and before this batch was ever run: new phrasings, same generators.
+    _t("h2_chat_creds_multi", "staging box: host «!hostname», user «@user», password «password»"),
+    _t("h2_chat_pw_dash", "prod db pw - «password»"),
+    _t("h2_chat_passphrase", "the passphrase is «password», the vault is the usual one"),
+    _t("h2_chat_code_pin", "garage code / PIN: «password:pin»"),
+    _t("h2_ticket_login_line", "Login: «@user» Password: «password»"),
+    _t("h2_email_temp_pw", "Your temporary password is «password». Please change it after logging in."),
+    _t("h2_chat_phone_intro", "this is «@first», my direct line is «phone»"),
+    _t("h2_chat_phone_paren", "«@first» («phone») said the parcel is ready"),
+    _t("h2_ocr_profile", "Profile\nName  «@name»\nPhone  «phone»\nE-mail  «email»\nDate of birth  «!date»"),
+    _t("h2_typed_dialer", "«phone»\n"),
+    _t("h2_code_fixture", "CUSTOMER = {\"name\": \"«@name»\", \"phone\": \"«phone»\", \"email\": \"«email»\", \"card\": \"«credit_card»\"}"),  # noqa: E501
+    _t("h2_terminal_env_inline", "DB_PASSWORD='«password»' ./run.sh --port «!port»"),
+    _t("h2_terminal_psql_url", "psql postgresql://«@user»:«password»@«!hostname»/app"),
+    _t("h2_chat_iban_ssn", "for the reimbursement: IBAN «iban», and HR wants my SSN «us_ssn»"),
+    _t("h2_ticket_card_masked", "Card «!masked» on file; the customer read out the full number «credit_card» on the call"),  # noqa: E501
+    _t("h2_typed_login_mixed", "\x1f«email»\t«password»\n"),
+    _t("h2_config_ini", "[smtp]\nusername = «email»\npassword = «password»\n"),
+    _t("h2_logs_curl", "«!datetime» DEBUG curl -u «@user»:«password» https://«!hostname»/api"),
+    _t("h2_chat_new_key", "new api key for the sandbox: «generic_token» (old one ended «!short_sha»)"),
+    _t("h2_code_vendor", "const stripe = new Stripe(\"«stripe_key»\");\nconst gh = \"«github_token»\";\nconst gl = \"«gitlab_token»\";"),  # noqa: E501
+    _t("h2_chat_vendor", "slack bot token «slack_token», webhook «slack_webhook», jira «atlassian_token»"),
+    _t("h2_ticket_aws", "Leaked in a build log: AWS_ACCESS_KEY_ID=«aws_access_key» AWS_SECRET_ACCESS_KEY=«aws_secret_key»"),  # noqa: E501
+    _t("h2_email_order", "Order «!order» (tracking «!tracking», ISBN «!isbn13») was shipped to «@address» on «!date». Call us at «phone»."),  # noqa: E501
+    _t("h2_ocr_items", "Item  Qty  Price  EAN\n«@word»  «@int»  «!price»  «!ean13»\n«@word»  «@int»  «!price»  «!ean13»"),  # noqa: E501
+    _t("h2_chat_meet", "meet at «!latlng» at «!time», my mobile «phone»"),
 ]
 # fmt: on
 
 
-def build(seed: int, size: int) -> Corpus:
-    """``size`` holdout documents; the same seed gives the same corpus."""
+def build(seed: int, size: int, batch: str | None = None) -> Corpus:
+    """``size`` holdout documents; the same seed gives the same corpus. ``batch`` ("h", "h2")
+    keeps the templates of one batch only."""
     reseed(seed)
-    return redact_corpus.build(TEMPLATES, seed, size, "holdout", sources=SOURCES)
+    chosen = [t for t in TEMPLATES if batch is None or t.name.split("_", 1)[0] == batch]
+    return redact_corpus.build(chosen, seed, size, "holdout", sources=SOURCES)

@@ -68,7 +68,8 @@ def test_every_kind_is_planted_in_every_split(bench: ModuleType) -> None:
 
 @pytest.mark.parametrize("split", ["eval", "holdout"])
 def test_split_meets_recall_and_precision_targets(bench: ModuleType, split: str) -> None:
-    result = bench.evaluate(bench.build(split, 20240501, 4000))
+    # The holdout split has more templates per kind: more documents give every kind 100+ values.
+    result = bench.evaluate(bench.build(split, 20240501, 4000 if split == "eval" else 6000))
     failing = {
         kind: (round(v["recall"], 4), round(v["precision"], 4))
         for kind, v in result["per_kind"].items()

@@ -60,6 +60,15 @@ _CARD_BRANDS: tuple[tuple[int, int, int, frozenset[int]], ...] = (
     (2, 65, 65, frozenset({16, 17, 18, 19})),  # Discover / RuPay
     (2, 62, 62, frozenset({16, 17, 18, 19})),  # UnionPay (incl. Discover co-brand 622126-622925)
     (4, 3528, 3589, frozenset({16, 17, 18, 19})),  # JCB
+    (2, 35, 35, frozenset({16, 17, 18, 19})),  # JCB's wider 35 range (test and older cards)
+    (4, 2131, 2131, frozenset({15})),  # JCB, 15 digits
+    (4, 1800, 1800, frozenset({15})),  # JCB, 15 digits
+    (4, 3088, 3088, frozenset({16})),  # JCB (older prefixes)
+    (4, 3096, 3096, frozenset({16})),
+    (4, 3112, 3112, frozenset({16})),
+    (4, 3158, 3158, frozenset({16})),
+    (4, 3337, 3337, frozenset({16})),
+    (4, 604, 604, frozenset({12, 13, 16, 17, 18, 19})),  # Maestro 0604
     (3, 300, 305, frozenset({14, 15, 16, 17, 18, 19})),  # Diners
     (2, 36, 36, frozenset({14, 15, 16, 17, 18, 19})),  # Diners
     (2, 38, 39, frozenset({14, 15, 16, 17, 18, 19})),  # Diners
@@ -200,13 +209,16 @@ _PLACEHOLDER_WORDS = word_set(
     """
 )
 # Template syntax anywhere; a bare "$NAME"/"%NAME%"/"{name}" only as the whole value, because
-# real passwords contain "$" and "%" often enough.
-_TEMPLATE = re.compile(r"\$\{|\{\{|\{%|%\(|#\{|<%|\$\(|^\$[A-Za-z_]|^%[A-Za-z_]+%$|^\{[A-Za-z_]*\}$")
+# real passwords start with "$" and contain "%" often enough ("$kyAbc…" is a password).
+_TEMPLATE = re.compile(r"\$\{|\{\{|\{%|%\(|#\{|<%|\$\(|^\$[A-Za-z_][A-Za-z0-9_]*$|^%[A-Za-z_]+%$|^\{[A-Za-z_]*\}$")
 _TEMPLATE_CHARS = frozenset("${%#<")
 _MASK_CHARS = frozenset("*xX•·.-_#?●")
 _MASK_RUNS = ("***", "•••", "...", "…", "●●●")
 _CALL_OR_PATH = re.compile(
-    r"[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*\s*[(\[].*"  # getpass(), os.environ[...], env("X")
+    # getpass(), env("X"), os.environ[...]: a call or subscript, closed or cut short by a quote
+    # after a dotted name. A password may hold "(" ("VI3MQPoh(VA3_Yq"), so an unclosed one alone is not code.
+    r"[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*\s*(?:\(.*\)|\[.*\])[;,]?"
+    r"|[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)+\s*[(\[].*"
     r"|[A-Za-z_][A-Za-z_]*(?:\.[A-Za-z_][A-Za-z_]*)+"  # settings.SECRET_KEY, process.env.TOKEN
 )
 _PLACEHOLDER_HINT = re.compile(r"(?i)your|example|placeholder|replace|insert|redacted|changeme|here\b")

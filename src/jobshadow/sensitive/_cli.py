@@ -49,7 +49,7 @@ def find_cli_passwords(st: ScanText) -> Iterator[Finding]:
             continue
         ls = st.line_start(fs)
         found: Finding | None = None
-        if name.startswith("-p") and not name.startswith("-pa"):
+        if name.startswith("-p") and not name.startswith(("-passw", "-passp")) and name != "-pass":
             if _MYSQL.search(lower, ls, fs):
                 found = _value(st, _ATTACHED_P.match(text, fs), 1)
             elif name == "-p" and (

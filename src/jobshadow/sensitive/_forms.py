@@ -61,7 +61,7 @@ def _value_ok(value: str, user: str) -> bool:
     if _NUMBERISH.fullmatch(value):
         return False
     # "Jane⇥Doe" is a name; "Host⇥string" a struct field: not after a capitalised word.
-    return not (value.isalpha() and user.isalpha() and user.istitle())
+    return not (value.isalpha() and user.replace("-", "").isalpha() and user.istitle())
 
 
 def tabular(text: str, ls: int, le: int) -> bool:

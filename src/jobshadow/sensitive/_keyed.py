@@ -66,6 +66,7 @@ _PW_WORDS = word_set(
 )
 # Keys that are also the names of commands taking a non-secret argument.
 _COMMAND_NAMES = frozenset({"passwd", "pass", "pwd", "kpasswd"})
+_COMMAND_LEADS = frozenset({"sudo", "doas", "exec", "time", "then", "do", "&&", "||", ";", "|"})
 _PW_SUFFIXES = ("password", "passwd", "passphrase", "passwort", "пароль")
 _KEY_QUALIFIERS = word_set(
     """
@@ -99,6 +100,7 @@ _LETTERS = re.compile(r"[a-z]+")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SECRETISH = re.compile(r"(?i)pass|pwd|secret|token|key")
 _HEX = re.compile(r"[0-9a-fA-F]+")
+_AZURE_KEY = re.compile(r"[A-Za-z0-9+/]{86}==")
 # The separator and opening quote between a key and its value, skipped to test the value's start.
 _VALUE_HEAD = re.compile(r"""[ \t:=>"'`\[\]]*""")
 _DIGEST_PREFIXES = ("SHA256:", "sha256:", "SHA1:", "sha1:", "MD5:", "md5:", "sha512-", "sha384-", "sha256-")
@@ -200,6 +202,13 @@ def _parse_value(st: ScanText, ks: int, ke: int, flag: bool, sql_ok: bool) -> _V
     return _Value(v, v + len(value), False, style, code, colon) if value else None
 
 
+def _command_position(st: ScanText, ks: int) -> bool:
+    """Whether the key starts a command: at the line's start, after a prompt, sudo or a separator
+    ("pass show …", "$ sudo passwd …"), not inside a sentence ("user bob pass Hunter_2")."""
+    before = st.ascii[st.line_start(ks) : ks].split()
+    return not before or before[-1] in _COMMAND_LEADS or before[-1][-1] in "$#>%;|&"
+
+
 def _plain(value: str) -> bool:
     """Letters in one case or Capitalised: a word, as far as prose goes (not "BnzAYYWfpAo")."""
     return value.islower() or value.isupper() or value.istitle()
@@ -223,7 +232,7 @@ def _password_ok(value: str, v: _Value, key_words: list[str], rest: str) -> bool
         if not v.quoted and (rest[:1] in (",", ")") or v.code):
             return False  # connect(password=password), self.password = wrapper: a variable
     if not v.quoted:
-        if value[0] in "([{":
+        if value[0] in "([{" and ")]}"["([{".index(value[0])] in value:
             return False  # "password: (bool) …", "password [cyan](must…": docs and markup
         if (v.code or v.colon) and _PASCAL.fullmatch(value):
             return False  # "password: SecretStr", "LAST_PASS: Final": a type annotation
@@ -248,8 +257,8 @@ def _secret_kind(value: str, words: set[str], near_aws: Callable[[], bool]) -> s
     # Base64 keys may start with "/" or "+": test their shapes before the path check.
     if aws_secret_shape(value) and ("aws" in words or {"secret", "access"} <= words or near_aws()):
         return "aws_secret_key"
-    if len(value) == 88 and value.endswith("==") and words & {"account", "storage", "azure", "accountkey"}:
-        return "azure_storage_key"
+    if _AZURE_KEY.fullmatch(value):
+        return "azure_storage_key"  # 64 random bytes in base64: the storage account key's shape
     if _PATHLIKE.match(value) or not looks_random(value, min_len=16):
         return None
     if "azure" in words and words & {"secret", "clientsecret"}:
@@ -332,7 +341,7 @@ def _from_key(st: ScanText, ks: int, ke: int, key: str, flag: bool) -> Finding |
     value = text[v.start : v.end]
     if v.style in ("loose", "prose") and not v.quoted and value.isalpha() and (cls != "password" or _plain(value)):
         return None  # "token refresh", "password is stored": words, never values, in prose
-    if v.style == "loose" and key_words[-1] in _COMMAND_NAMES:
+    if v.style == "loose" and key_words[-1] in _COMMAND_NAMES and _command_position(st, ks):
         return None  # "sudo passwd alice", "pass show mail/work": a command and its argument
     if cls == "password":
         rest = text[v.end + (1 if v.quoted else 0) : v.end + 2].lstrip(" ")
@@ -345,6 +354,8 @@ def _from_key(st: ScanText, ks: int, ke: int, key: str, flag: bool) -> Finding |
     if cls == "key":
         # "key: …" with nothing naming what key: only an unmistakably random, non-hex value
         # (hex after "key" is a cache key, a digest, a fingerprint).
+        if _AZURE_KEY.fullmatch(value):
+            return Finding(v.start, v.end, "azure_storage_key")
         if _HEX.fullmatch(value) or value.startswith(_DIGEST_PREFIXES) or not standalone_token(value):
             return None
         return None if is_placeholder(value) else Finding(v.start, v.end, "generic_token")

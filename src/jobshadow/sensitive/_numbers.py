@@ -22,9 +22,9 @@ from jobshadow.sensitive._pii import iban_at
 from jobshadow.sensitive._text import ALNUM, DIGIT_RUN, ScanText
 
 _CARD_SHAPES = (
-    re.compile(r"(?<![0-9])[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}\1[0-9]{4}(?:\1[0-9]{3})?(?![0-9])"),  # 16 / 19
-    re.compile(r"(?<![0-9])[0-9]{4}([ -])[0-9]{6}\1[0-9]{4,5}(?![0-9])"),  # Amex 15, Diners 14
-    re.compile(r"(?<![0-9])[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}(?:\1[0-9]{1})?(?![0-9])"),  # 12 / 13
+    # Groups of four, the last one possibly shorter (12-19 digits: 4-4-4-4, 4-4-4-2, 4-4-4-4-3…).
+    re.compile(r"(?<![0-9])[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}(?:\1[0-9]{4})?(?:\1[0-9]{1,3})?(?![0-9])"),
+    re.compile(r"(?<![0-9])[0-9]{4}([ -])[0-9]{6}\1[0-9]{4,5}(?![0-9])"),  # Amex 15, Diners 14, JCB 15
     re.compile(r"(?<![0-9])[0-9]{12,19}(?![0-9])"),
 )
 _SSN = re.compile(r"(?<![0-9\-])([0-9]{3})-([0-9]{2})-([0-9]{4})(?![0-9\-])")
@@ -66,8 +66,11 @@ def _alone(st: ScanText, s: int, e: int) -> bool:
     )
 
 
-def _card_context(st: ScanText, s: int) -> bool:
-    return _CARD_CONTEXT.search(st.ascii_lower, max(0, st.line_start(s), s - 40), s) is not None
+def _card_context(st: ScanText, s: int, e: int) -> bool:
+    """A card word earlier on the line, or the number is a whole form field (typed in a card form)."""
+    if st.before(s) in ("\t", "\x1f") and st.at(e) in ("", "\t", "\x1f", "\n", "\r"):
+        return True
+    return _CARD_CONTEXT.search(st.ascii_lower, max(st.line_start(s), s - 80), s) is not None
 
 
 def _token_start(text: str, lo: int) -> int:
@@ -152,7 +155,7 @@ def _plain_digits(st: ScanText, s: int, e: int, digits: str) -> Iterator[Finding
         return
     if not _fenced(st, s, e):
         return
-    if 12 <= n <= 19 and st.before(s) != "+" and card_valid(digits) and (n > 13 or _card_context(st, s)):
+    if 12 <= n <= 19 and st.before(s) != "+" and card_valid(digits) and (n > 13 or _card_context(st, s, e)):
         yield Finding(s, e, "credit_card")
     elif n == 9 and ssn_valid(digits[:3], digits[3:5], digits[5:]) and _ssn_context(st, s):
         yield Finding(s, e, "us_ssn")
@@ -173,7 +176,7 @@ def _cards(st: ScanText, lo: int, hi: int) -> Iterator[Finding]:
             digits = _NON_DIGIT.sub("", m.group())
             if st.before(s) == "+" or not _alone(st, s, e):
                 continue  # "+4915…" is a phone; "PL85 2667 4131 …" groups inside a longer number
-            if _fenced(st, s, e) and card_valid(digits) and (len(digits) > 13 or _card_context(st, s)):
+            if _fenced(st, s, e) and card_valid(digits) and (len(digits) > 13 or _card_context(st, s, e)):
                 yield Finding(s, e, "credit_card")
 
 

@@ -34,6 +34,7 @@ _ANCHORS = tuple(
     for p in (r"log(?:-in|in| in)\b", r"sign(?:-in|in| in)\b", r"cred(?:s|entials?)\b")
 )
 _TRAILING = ".,;:!?)]}"
+_NUMBERISH = re.compile(r"[0-9.,:/\-+]+")
 _NOT_USERS = word_set(
     """
     the a an your my our their this that it page screen button link form portal flow issue issues
@@ -46,8 +47,8 @@ _NOT_USERS = word_set(
 def _value_ok(value: str) -> bool:
     if len(value) < 4 or is_placeholder(value) or "://" in value or value.startswith(("/", "~", "./")):
         return False
-    if value.isdigit() or value.replace(".", "").replace("-", "").isdigit():
-        return False  # "account 12345/67890", versions, dates
+    if _NUMBERISH.fullmatch(value):
+        return False  # "account 12345/67890", versions, dates, times
     letters_only = value.isalpha()
     return not (letters_only and (value.islower() or value.isupper() or value.istitle()))
 
@@ -56,8 +57,9 @@ def find_login_pairs(st: ScanText) -> Iterator[Finding]:
     lower, text = st.ascii_lower, st.text
     for anchor in _ANCHORS:
         for m in anchor.finditer(lower):
-            if st.before(m.start()).isalpha() or m.group("user") in _NOT_USERS:
-                continue
+            user = m.group("user")
+            if st.before(m.start()).isalpha() or user in _NOT_USERS or not any(c.isalpha() for c in user):
+                continue  # "Last login: 2021-09-21T07:25:54": a time, not a user name
             s, e = m.span("value")
             while e > s and text[e - 1] in _TRAILING:
                 e -= 1

@@ -39,35 +39,45 @@ _ZIP4 = re.compile(r"[0-9]{5}-[0-9]{4}")
 _CUE = re.compile(
     r"\b(?:phone|ph|tel|tele|telephone|telefon|telefono|telefone|mobile?|mob|cell|cellphone|celular|cellulare|"
     r"handy|portable|movil|call|called|calling|fax|whats ?app|signal|sms|text(?:ed)? me|contact|reach|ring|"
-    r"dial|hotline|landline|direct|extension|number|numero|nummer|tlf|tfn)\b"
+    r"dial|hotline|landline|direct|extension|number|numero|nummer|tlf|tfn|callback|call-back|reception|"
+    r"switchboard|helpdesk)\b"
 )
-# A one- or two-letter label at the start of the line: "M 07700 900123", "T: +44 …".
-_LABEL = re.compile(r"[ \t>*-]*(?:[mtpfhwco]|ph|mob|tel|cel|fax|dir)\.?:?[ \t]*\Z")
+# A label at the start of the line: "M 07700 900123", "T: +44 …", "work  055 886-9671".
+_LABEL = re.compile(
+    r"[ \t>*-]*(?:[mtpfhwco]|ph|mob|tel|cel|fax|dir|work|home|office|main|desk|direct|private|business)"
+    r"\.?:?[ \t]*\Z"
+)
 _CUE_AFTER = re.compile(r"[ \t]*\(?(?:cell|mobile|mob|m|office|work|w|home|h|fax|direct|landline|whatsapp)\)")
 # Numbers named as something else, right before them.
 _NOT_PHONE = re.compile(
     r"(?:\b(?:order|invoice|inv|ticket|case|ref|reference|id|po|acct|account|tracking|isbn|ean|upc|sku|"
     r"serial|sn|ein|tin|vat|iban|bic|routing|aba|zip|postcode|postal|build|version|ver|pid|job|"
     r"batch|lot|part|model|receipt|confirmation|booking|transaction|txn|policy|claim|member|badge|item|"
-    r"product|registration|license|licence|passport|isin|cusip|imei|rma)(?:\s*(?:no|nr|num|number|#|id))?"
+    r"product|registration|license|licence|passport|isin|cusip|imei|rma|pin|passcode|password|pwd|pw)"
+    r"(?:\s*(?:no|nr|num|number|#|id))?"
     r"|(?<![a-z])#)\W{0,4}\Z"
 )
+# Words that name a number as something other than a phone, anywhere between a phone word and it.
+_NAMED = re.compile(r"\b(?:order|invoice|ticket|tracking|account|reference|ref|case|serial|pin|passcode|isbn)\b")
 _EXT = re.compile(r"(?:[ \t]*,?[ \t]*(?:ext\.?|extension|x)[ \t.:]*|x)([0-9]{1,6})(?![0-9A-Za-z])")
 _FENCE = ALNUM | frozenset("._/:")
 _IBAN_BEFORE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4})* ?\Z")
+_QUAD_INSIDE = re.compile(r"(?<![0-9.])[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?![0-9]|\.[0-9])")
 _SSN_SHAPE = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
 _DOTTED = re.compile(r"[0-9]+(?:\.[0-9]+)+")
 _DOTTED_PHONE = re.compile(r"(?:1\.)?[0-9]{3}\.[0-9]{3}\.[0-9]{4}|0?[0-9]{1,2}(?:\.[0-9]{2}){3,4}")
 _MAX_PIECE = 40  # "+44 (0)20 7946 0958" is 19; room for odd spacing
 
 def _cued(st: ScanText, s: int, e: int) -> bool:
-    """A phone word before the number on its line (or a label like "(cell)" right after it)."""
+    """A phone word before the number on its line (or a label like "(cell)" right after it),
+    and no word naming it as something else in between ("tracking number is …")."""
     lower = st.ascii_lower
     ls = st.line_start(s)
     lo = max(ls, s - 48)
-    if _CUE.search(lower, lo, s) is not None or _LABEL.match(lower, ls, s) is not None:
-        return True
-    return _CUE_AFTER.match(lower, e) is not None
+    cues = list(_CUE.finditer(lower, lo, s))
+    if cues:
+        return _NAMED.search(lower, max(lo, cues[-1].start() - 16), s) is None
+    return _LABEL.match(lower, ls, s) is not None or _CUE_AFTER.match(lower, e) is not None
 
 
 def _shape_ok(groups: list[str], seps: list[str], plus: bool) -> bool:
@@ -84,8 +94,8 @@ def _shape_ok(groups: list[str], seps: list[str], plus: bool) -> bool:
     if sizes in ([3, 3, 4], [1, 3, 3, 4]) and (sizes[0] != 1 or groups[0] == "1"):
         return len(set(seps)) == 1 or n == 4  # "415.555.0134", "1-800 555 0199"
     first = groups[0].lstrip("(")
-    if first[0] == "0" and not first.startswith("000") and n >= 2 and 9 <= digits <= 13:
-        return True
+    if first[0] == "0" and not first.startswith("000") and n >= 2 and 9 <= digits <= (15 if first[1] == "0" else 13):
+        return True  # a trunk 0, or 00 and a country code
     if n >= 3 and sizes[-1] == sizes[-2] == 2 and (digits >= 9 or (sizes[-3] == 2 and digits >= 8)):
         return digits <= 13
     return n >= 3 and sizes[-2:] == [4, 4] and 10 <= digits <= 12
@@ -115,7 +125,8 @@ def _candidate(st: ScanText, s: int, e: int) -> tuple[int, int] | None:
         for sep, g, h in zip(seps, groups, groups[1:], strict=False)
     ):
         return None  # a parenthesis where no group starts or ends: not a phone's punctuation
-    cued: bool | None = None
+    # An extension after the number ("313-5860 ext 8956") says "phone" as well as a phone word.
+    cued: bool | None = True if _EXT.match(st.ascii_lower, e) else None
     for keep in range(len(groups), 0, -1):
         if keep < len(groups) and seps[keep - 1] in seps[: keep - 1] and "  " not in seps[keep - 1]:
             continue  # the dropped group is joined like the kept ones: part of the same number
@@ -152,6 +163,8 @@ def phones_in_run(st: ScanText, lo: int, hi: int) -> Iterator[Finding]:
     text = st.ascii
     if text.startswith(("-X", "-x"), hi) or _SSN_SHAPE.fullmatch(text, lo, hi):
         return  # an ISBN-10 whose check digit is X; an SSN's 3-2-4
+    if _QUAD_INSIDE.search(text, lo, hi):
+        return  # "ping -c 3 37.122.93.28": an IP address in the run
     if "." in text[lo:hi] and _DOTTED.fullmatch(text, lo, hi) and not _DOTTED_PHONE.fullmatch(text, lo, hi):
         return  # "10.0.19045.3693", "2.4.11828.1": versions, not "415.555.0134" or "06.12.34.56.78"
     for ps, pe in _pieces(text, lo, hi):
@@ -163,7 +176,15 @@ def phones_in_run(st: ScanText, lo: int, hi: int) -> Iterator[Finding]:
 
 
 def bare_phone(st: ScanText, s: int, e: int) -> Finding | None:
-    """A run of 7-15 bare digits is a phone only after a phone word ("call 4155550134")."""
+    """A run of 7-15 bare digits is a phone after a phone word ("call 4155550134"), when it has a
+    trunk 0 and 10-11 digits ("07700900123"), or when it is a whole form field of 9 or more
+    (shorter digits typed in a form are a PIN's)."""
+    text = st.ascii
+    n = e - s
+    if n in (10, 11) and text[s] == "0" and text[s + 1] != "0":
+        return _settle(st, s, e)
+    if n >= 9 and st.before(s) in ("\t", "\x1f") and st.at(e) in ("", "\t", "\x1f", "\n", "\r"):
+        return _settle(st, s, e)
     return _settle(st, s, e) if _cued(st, s, e) else None
 
 
@@ -173,6 +194,8 @@ def _settle(st: ScanText, s: int, e: int) -> Finding | None:
     before = text[s - 1] if s else ""
     if before in _FENCE and not (before == ":" and lower.endswith(("tel:", "sms:", "callto:"), 0, s)):
         return None  # digits glued to a word, a path, a decimal or a time
+    if before in "-#" and s > 1 and text[s - 2].isalpha():
+        return None  # "SO-0494-68749", "INV#0171 234 5678": an id with its letters
     ext = _EXT.match(lower, e)
     if ext is not None:
         e = ext.end()

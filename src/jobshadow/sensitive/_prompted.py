@@ -187,7 +187,7 @@ _ANSWERS = re.compile(r"(?i)y|n|yes|no|q|quit|exit|\d{1,3}|[.:;,/\\!?*#~^$@%&|+=
 # ends its lines with a bare "\r" is scanned with those mapped to "\n". Possessive quantifiers
 # (``*+``): a line that fails must not be re-tried a character shorter (measured 2.5x faster).
 _LONE = re.compile(
-    r"\n[ \t]*+(?![A-Za-z_][A-Za-z0-9_.]*+=|[{}\[\]()`<]|--|//|#!)([^ \t\r\n]{1,128}+)(?<![:,{(\[;])[ \t]*+(?=\r?\n|\Z)"
+    r"\n[ \t]*+(?![A-Za-z_][A-Za-z0-9_.]*+=|[{}\[\]`<]|--|//|#!)([^ \t\r\n]{1,128}+)(?<![:,{(\[;])[ \t]*+(?=\r?\n|\Z)"
 )
 
 
@@ -297,8 +297,8 @@ def _reply(st: ScanText, s: int, e: int) -> Finding | None:
     if not answer_ok(answer) or answer.lower() in STOPWORDS:
         return None
     core = answer.rstrip(".!?")
-    if core.isalpha() and (core.islower() or core.isupper() or core.istitle()):
-        return None  # a word ("vault", "Bitwarden", "thanks!"), not a password
+    if core.replace("-", "").isalpha():
+        return None  # words ("vault", "Bitwarden", "thanks!", "Wi-Fi"), not a password
     return Finding(s, e, "password")
 
 

@@ -17,7 +17,8 @@ from jobshadow.sensitive._kinds import Finding
 from jobshadow.sensitive._text import ScanText
 
 _OPEN = frozenset(" \t\n\r\"'`([{,:=>;")
-_CLOSE = frozenset(["", " ", "\t", "\n", "\r", '"', "'", "`", ")", "]", "}", ",", ";", "<"])
+# "?" and "!" close a sentence, and stand for any non-ASCII character (an em dash) in the view.
+_CLOSE = frozenset(["", " ", "\t", "\n", "\r", '"', "'", "`", ")", "]", "}", ",", ";", "<", "?", "!"])
 _DIGEST_PREFIX = re.compile(r"(?i)(?:sha\d*|md5|blake\d*|integrity|digest|hash|checksum|etag)\W{0,3}\Z")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # A line of 40+ base64 characters: wrapped blobs (fonts, images, certificates) are made of them.

@@ -56,7 +56,9 @@ _DIGIT_CLASS = str.maketrans(
 # (a top-level alternation costs 7x, measured). Possessive: a run is not re-tried shorter.
 # The look-behind after the literal drops, in C, runs glued to a lower-case letter or starting
 # inside a longer number (hex digests, UUIDs, ids); those glued to a capital may be IBANs.
-DIGIT_RUN = re.compile(r"99(?<![a9]99)(?:99-99-99(?:[ T]99)?|[./-]99?[./-]9999|(?P<run>[9 .\-()/]{5,}+))")
+DIGIT_RUN = re.compile(
+    r"99(?<![a9]99)(?:99-99-99(?:[ T]99)?(?!9)|[./-]99?[./-]9999(?!9)|(?P<run>[9 .\-()/]{5,}+))"
+)
 # A command-line flag: "-" after a blank or quote, then its name (a glued value included, as in
 # "-pS3cret"). The literal "-" leads so the engine skips between hyphens; the look-behind after
 # it drops the hyphens inside words, dates and ids in C.
