@@ -33,12 +33,21 @@ Discipline and history, for honesty about what "held out" means here:
   recall 0.835 (JCB 15 and 35xx, 4-4-4-2 grouping, 12/13 digits typed as a form field).
   Each was fixed by a general rule (see the commit after it). From here on the first batch has
   been looked at and tuned against.
-* The second batch (``h2_*``) was written after those fixes and before it was ever run; its
-  first run is reported on its own (``bench/redact.py --split holdout --batch h2``).
+* The second batch (``h2_*``) was written after those fixes and before it was ever run. Its
+  first run (``bench/redact.py --split holdout --batch h2``, detector at commit 82405d7, 4,000
+  documents) is the untouched estimate: recall 0.965 / precision 0.999 overall; below target
+  ``password`` recall 0.907 (``pw - …``: a dash as the separator), ``phone`` recall 0.974 /
+  precision 0.998 (bare numbers typed alone or in parentheses with no phone word; an EAN under
+  a column headed by a phone word), ``generic_token`` recall 0.994; it also exposed a crash on a
+  one-digit first group (``0 2345 6789``). Those were fixed by general rules too, so both
+  batches have now been looked at: write ``h3_*`` before running it once for a fresh estimate.
+* Faker's dates ran up to "now" until its end was pinned (``_END``), so a seed gave a slightly
+  different corpus from one run to the next; only look-alike dates and times changed.
 """
 
 from __future__ import annotations
 
+import datetime
 import random
 import string
 from collections.abc import Callable
@@ -221,6 +230,9 @@ def _generic(rng: random.Random, variant: str) -> str:
 
 
 UPPER_DIGITS = string.ascii_uppercase + string.digits
+# Faker's dates and times run up to "now" unless told otherwise: a fixed end keeps a seed's corpus
+# the same from one day (and one second) to the next.
+_END = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 # fmt: off
 VALUES: dict[str, Callable[[random.Random, str], str]] = {
     "private_key": _pem,
@@ -263,11 +275,11 @@ NEGATIVES: dict[str, Callable[[random.Random], str]] = {
     "ipv6": lambda rng: str(_faker(_US).ipv6()),
     "mac": lambda rng: str(_faker(_US).mac_address()),
     "latlng": lambda rng: f"{_faker(_US).latitude()}, {_faker(_US).longitude()}",
-    "date": lambda rng: str(_fk(rng).date(pattern=rng.choice(("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d", "%b %d, %Y")))),  # noqa: E501
-    "datetime": lambda rng: str(_faker(_US).iso8601()) if rng.random() < 0.5 else _faker(_US).date_time().strftime("%Y-%m-%d %H:%M:%S,%f")[:23],  # noqa: E501
-    "time": lambda rng: str(_faker(_US).time(pattern=rng.choice(("%H:%M", "%H:%M:%S", "%I:%M %p")))),
-    "unix_time": lambda rng: str(int(_faker(_US).unix_time())),
-    "unix_ms": lambda rng: str(int(_faker(_US).unix_time()) * 1000 + rng.randint(0, 999)),
+    "date": lambda rng: str(_fk(rng).date(pattern=rng.choice(("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d", "%b %d, %Y")), end_datetime=_END)),  # noqa: E501
+    "datetime": lambda rng: str(_faker(_US).iso8601(end_datetime=_END)) if rng.random() < 0.5 else _faker(_US).date_time(end_datetime=_END).strftime("%Y-%m-%d %H:%M:%S,%f")[:23],  # noqa: E501
+    "time": lambda rng: str(_faker(_US).time(pattern=rng.choice(("%H:%M", "%H:%M:%S", "%I:%M %p")), end_datetime=_END)),
+    "unix_time": lambda rng: str(int(_faker(_US).unix_time(end_datetime=_END))),
+    "unix_ms": lambda rng: str(int(_faker(_US).unix_time(end_datetime=_END)) * 1000 + rng.randint(0, 999)),
     "price": lambda rng: str(_fk(rng).pricetag()),
     "amount": lambda rng: rng.choice((f"{rng.randint(1, 999)} {rng.randint(100, 999)},{rng.randint(10, 99)} €", f"${rng.randint(1, 99)},{rng.randint(100, 999)}.{rng.randint(10, 99)}", f"{rng.randint(1000, 99999)} USD")),  # noqa: E501
     "postcode": lambda rng: str(_fk(rng, ("en_US", "en_GB", "de_DE", "nl_NL", "fr_FR", "en_CA", "pl_PL", "pt_BR", "ja_JP")).postcode()),  # noqa: E501

@@ -45,6 +45,8 @@ def phones(text: str) -> list[str]:
         "138 0013 8000",
         "8 (912) 345-67-89",
         "+4915112345678",
+        "0 2345 6789",
+        "00421 944 565 186",
     ],
 )
 def test_everyday_formats_are_phones_without_plan_validation(number: str) -> None:
@@ -63,6 +65,11 @@ def test_everyday_formats_are_phones_without_plan_validation(number: str) -> Non
         ("ring me on 98765 43210", "98765 43210"),
         ("91234-5678 (cell)", "91234-5678"),
         ("tel:+14155550134", "+14155550134"),
+        ("Customer asked for a callback on 6394 4658", "6394 4658"),
+        ("Reception: 29240 33 213.", "29240 33 213"),
+        ("work  180-51-42", "180-51-42"),
+        ("313-5860 ext 8956", "313-5860 ext 8956"),
+        ("my number is 07700900123", "07700900123"),
     ],
 )
 def test_ambiguous_shapes_count_after_a_phone_word(text: str, number: str) -> None:
@@ -83,6 +90,10 @@ def test_ambiguous_shapes_count_after_a_phone_word(text: str, number: str) -> No
         "at 37.774929, -122.419416 on line 1234, column 56",
         "timestamps 1712345678901 1712345678",
         "SSN 536-90-4399",
+        "tracking number is 912745384631, your PIN 81143497",
+        "order SO-0494-68749 and REQ-0171-2345678",
+        "ping -c 3 37.122.93.28",
+        "phone  179  3.715,85  2175963471407",  # a column header word, then other columns
     ],
 )
 def test_look_alikes_are_not_phones(text: str) -> None:
@@ -108,6 +119,18 @@ def test_a_table_column_after_the_number_is_not_part_of_it() -> None:
 
 def test_two_numbers_in_one_line_are_two_findings() -> None:
     assert phones("Paris 01 23 45 67 89 or 06 12 34 56 78") == ["01 23 45 67 89", "06 12 34 56 78"]
+
+
+def test_bare_trunk_numbers_and_form_fields() -> None:
+    assert phones("07700900123") == ["07700900123"]  # a trunk 0 and 11 digits
+    assert phones("Jane Doe\tjane@example.com\t18418472165\n") == ["18418472165"]
+    assert phones("0000123456 and 4155550134") == []  # zero-padded ids, bare numbers
+
+
+def test_a_single_digit_first_group_never_breaks_the_scan() -> None:
+    from jobshadow.sensitive import scan
+
+    scan("0 2345 6789 and 0-12 and (0) 12 34", strict=True)  # raised IndexError once
 
 
 def test_digit_lists_and_long_runs_stay_linear_and_clean() -> None:

@@ -17,6 +17,7 @@ def passwords(text: str) -> list[str]:
     "text",
     [
         f"pw for staging: {PW}",
+        f"prod db pw - {PW}",
         f"the password for the router is {PW} btw",
         f"password to the NAS is {PW} and the user is admin",
         f"my password's {PW}",
@@ -59,6 +60,7 @@ def test_a_question_for_a_password_and_its_reply() -> None:
     "text",
     [
         "the password for the staging db is in the vault",
+        "password - required field; password - see vault",
         "pin the version to 4.2.1 and pin 3 of the header",
         "PIN reset happens via the portal; the pin is required",
         "spin: 4821 rpm, mapping: 1234",

@@ -31,8 +31,8 @@ _VALUE_AHEAD = r"""(?:["'`]|[^ \t\r\n]*[^a-z \t\r\n])"""
 _AFTER_SPACE = rf"""[ \t]+(?:(?:is|was|are)[ \t]*:?[ \t]+)?{_VALUE_AHEAD}"""
 # What the key is for, between it and the separator: "pw for staging:", "password to the NAS is".
 _QUAL = r"""(?:[ \t]+(?:for|to|of|on|at)[ \t]+[^\n:=.?!;,()<>"'`]{1,40}?)"""
-_AFTER_PROSE = rf"""(?:[ \t]+(?:is|was|are)[ \t]*:?[ \t]+|'s[ \t]+){_VALUE_AHEAD}"""
-_AFTER = rf"(?=(?:{_AFTER_ASSIGN})|(?:{_AFTER_SPACE})|{_QUAL}(?:{_AFTER_ASSIGN}|{_AFTER_PROSE})|'s[ \t]|\Z)"
+_AFTER_PROSE = rf"""(?:[ \t]+(?:is|was|are)[ \t]*:?[ \t]+|'s[ \t]+|[ \t]+-[ \t]+){_VALUE_AHEAD}"""
+_AFTER = rf"(?=(?:{_AFTER_ASSIGN})|(?:{_AFTER_SPACE})|{_QUAL}?(?:{_AFTER_ASSIGN}|{_AFTER_PROSE})|\Z)"
 # "value", "b64"… name a form of what the key names; "PIN code" / "pin number" is a PIN.
 _TAIL = r"(?:[_.\-]?(?:value|base|b64|str|string|plain|plaintext|raw)|[ \t](?:code|number))?"
 
@@ -84,8 +84,8 @@ _TRANSPARENT_LAST = frozenset({"value", "base", "b64", "str", "string", "plain",
 
 _QUOTES = "\"'`"
 _ASSIGN = re.compile(r"""["']?[ \t]*(?:\[[^\]\n]{0,24}\][ \t]*)?(?::=|=>|->|=(?!=)|:(?![:/\\]))[ \t]*""")
-_PROSE = re.compile(r"[ \t]+(?:is|was|are)[ \t]*:?[ \t]+|'s[ \t]+")
-_QUALIFIER = re.compile(_QUAL + r"""(?=["']?[ \t]*(?::|=)|[ \t]+(?:is|was|are)[ \t]|'s[ \t])""")
+_PROSE = re.compile(r"[ \t]+(?:is|was|are)[ \t]*:?[ \t]+|'s[ \t]+|[ \t]+-[ \t]+(?=[^\s-])")  # "pw - hunter2"
+_QUALIFIER = re.compile(_QUAL + r"""(?=["']?[ \t]*(?::|=)|[ \t]+(?:is|was|are|-)[ \t]|'s[ \t])""")
 _PIN = re.compile(r"[0-9]{4,8}")
 _FLAG_SEP = re.compile(r"=|[ \t]+(?=[^\s-])")
 _QUOTED_AFTER_SPACE = re.compile(r"[ \t]+(?=['\"])")

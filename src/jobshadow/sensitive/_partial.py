@@ -58,7 +58,7 @@ _PW_KEY = re.compile(
     r"""(?<![a-z])(?:pass(?:word|wd|phrase|code|wort)?|pwd|pw|pin(?:[ \t]+(?:code|number))?"""
     r"""|kennwort|senha|contrase.a)"""
     r"""(?:[ \t]+(?:for|to|of|on)[ \t]+[^\n:=]{1,40}?)?"""
-    r"""(?:[ \t]*[:=][ \t]*|[ \t]+(?:is|was)[ \t]*:?[ \t]*|'s[ \t]+)["'`]?\Z"""
+    r"""(?:[ \t]*[:=][ \t]*|[ \t]+(?:is|was)[ \t]*:?[ \t]*|'s[ \t]+|[ \t]+-[ \t]+)["'`]?\Z"""
 )
 _PW_FLAG = re.compile(r"(?:^|[ \t])--?(?:password|passwd|pass|pwd|passphrase)[ \t=]\Z")
 _SECRET_KEY = re.compile(

@@ -32,7 +32,7 @@ from jobshadow.sensitive._text import ALNUM, ScanText
 
 _GROUP = re.compile(r"\(?[0-9]+\)?")
 _SEP = re.compile(r"[ \t./-]+")
-_DATE = re.compile(r"[0-9]{1,4}[./-][0-9]{1,2}[./-][0-9]{1,4}")
+_DATE = re.compile(r"[0-9]{1,2}[./-][0-9]{1,2}[./-](?:[0-9]{2}|[0-9]{4})|[0-9]{4}[./-][0-9]{1,2}[./-][0-9]{1,2}")
 _DOTTED_QUAD = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 _ZIP4 = re.compile(r"[0-9]{5}-[0-9]{4}")
 # A phone word before the number, within the line: "call me at", "my cell is", "Tel.:", "Handy".
@@ -58,6 +58,7 @@ _NOT_PHONE = re.compile(
     r"|(?<![a-z])#)\W{0,4}\Z"
 )
 # Words that name a number as something other than a phone, anywhere between a phone word and it.
+_DIGIT = re.compile(r"[0-9]")
 _NAMED = re.compile(r"\b(?:order|invoice|ticket|tracking|account|reference|ref|case|serial|pin|passcode|isbn)\b")
 _EXT = re.compile(r"(?:[ \t]*,?[ \t]*(?:ext\.?|extension|x)[ \t.:]*|x)([0-9]{1,6})(?![0-9A-Za-z])")
 _FENCE = ALNUM | frozenset("._/:")
@@ -76,7 +77,12 @@ def _cued(st: ScanText, s: int, e: int) -> bool:
     lo = max(ls, s - 48)
     cues = list(_CUE.finditer(lower, lo, s))
     if cues:
-        return _NAMED.search(lower, max(lo, cues[-1].start() - 16), s) is None
+        # Another number or a naming word between the phone word and this number: the word is
+        # about something else ("phone  179  3.715,85 €  2175963471407", "tracking number is …").
+        last = cues[-1]
+        if _DIGIT.search(lower, last.end(), s) is not None:
+            return False
+        return _NAMED.search(lower, max(lo, last.start() - 16), s) is None
     return _LABEL.match(lower, ls, s) is not None or _CUE_AFTER.match(lower, e) is not None
 
 
@@ -94,7 +100,7 @@ def _shape_ok(groups: list[str], seps: list[str], plus: bool) -> bool:
     if sizes in ([3, 3, 4], [1, 3, 3, 4]) and (sizes[0] != 1 or groups[0] == "1"):
         return len(set(seps)) == 1 or n == 4  # "415.555.0134", "1-800 555 0199"
     first = groups[0].lstrip("(")
-    if first[0] == "0" and not first.startswith("000") and n >= 2 and 9 <= digits <= (15 if first[1] == "0" else 13):
+    if first[0] == "0" and not first.startswith("000") and n >= 2 and 9 <= digits <= (15 if first[1:2] == "0" else 13):
         return True  # a trunk 0, or 00 and a country code
     if n >= 3 and sizes[-1] == sizes[-2] == 2 and (digits >= 9 or (sizes[-3] == 2 and digits >= 8)):
         return digits <= 13
