@@ -93,6 +93,8 @@ def test_ambiguous_shapes_count_after_a_phone_word(text: str, number: str) -> No
         "tracking number is 912745384631, your PIN 81143497",
         "order SO-0494-68749 and REQ-0171-2345678",
         "ping -c 3 37.122.93.28",
+        'REQUEST_ID = "cf07b008-8274-4068-8547-e4d36ef77a10"',
+        "Shipping label 004196783534, Barcode 0033525173836",
         "phone  179  3.715,85  2175963471407",  # a column header word, then other columns
     ],
 )
@@ -106,6 +108,7 @@ def test_look_alikes_are_not_phones(text: str) -> None:
         ("call 555-123-4567 x204 today", "555-123-4567 x204"),
         ("office (415) 555-0134 ext. 12.", "(415) 555-0134 ext. 12"),
         ("555-123-4567x890", "555-123-4567x890"),
+        ("ask for 399-7945 (ext. 68)", "399-7945 (ext. 68)"),
     ],
 )
 def test_extensions_are_part_of_the_number(text: str, number: str) -> None:

@@ -84,3 +84,31 @@ def test_an_unqualified_key_with_a_random_value_is_a_token() -> None:
     value = "Zq8Lr2Vx9Kp4Wm7Tn3Hd6Fb1Yc5Gs0Je"
     assert found(f"key: {value}") == [("generic_token", value)]
     assert found(f"secret key: {value}") == [("generic_token", value)]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("password: $ed6PbI4", "$ed6PbI4"),  # "$" then a mixed-case word is no shell variable
+        ("[smtp]\npassword = BHbZNRpdSeOULtHs\n", "BHbZNRpdSeOULtHs"),  # random letters in an INI file
+        ("the passphrase is (TfSR5We)R^", "(TfSR5We)R^"),
+        ("pw for staging: VI3MQPoh(VA3_Yq", "VI3MQPoh(VA3_Yq"),  # an unclosed "(" is no call
+        ("user bob pass Tiger_2022@ - change it", "Tiger_2022@"),  # "pass" mid-sentence is no command
+    ],
+)
+def test_values_with_symbols_are_not_taken_for_code(text: str, value: str) -> None:
+    assert passwords(text) == [value]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "password: $DB_PASSWORD and pwd=$db_pass",
+        "password = getpass.getpass() and password = os.environ['X']",
+        "password: (bool) whether to ask",
+        "pass show mail/work2",
+        "self.password = dbPassword",
+    ],
+)
+def test_code_and_commands_stay_unflagged(text: str) -> None:
+    assert passwords(text) == []

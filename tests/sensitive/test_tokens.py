@@ -138,3 +138,9 @@ def test_prefix_inside_a_longer_word_is_not_a_token() -> None:
     assert found("xghp_0123456789abcdefghijABCDEFGHIJ012345") == []
     assert found("BAKIAQ3EGJ7WXYZ2ABCDE") == []
     assert "openai_api_key" not in kinds("task-" + "Ab3dEf9hIjKl" * 4)
+
+
+def test_a_bearer_token_needs_no_authorization_header() -> None:
+    token = "AAGILYruQAuy5oFIWFn53g6GD7AiRLADC"  # random, though less so than a standalone needs
+    assert found(f"DEBUG auth header: Bearer {token}") == [("generic_token", token)]
+    assert found(f"DEBUG: {token} is the id") == []

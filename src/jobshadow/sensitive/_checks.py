@@ -210,7 +210,9 @@ _PLACEHOLDER_WORDS = word_set(
 )
 # Template syntax anywhere; a bare "$NAME"/"%NAME%"/"{name}" only as the whole value, because
 # real passwords start with "$" and contain "%" often enough ("$kyAbc…" is a password).
-_TEMPLATE = re.compile(r"\$\{|\{\{|\{%|%\(|#\{|<%|\$\(|^\$[A-Za-z_][A-Za-z0-9_]*$|^%[A-Za-z_]+%$|^\{[A-Za-z_]*\}$")
+_TEMPLATE = re.compile(
+    r"\$\{|\{\{|\{%|%\(|#\{|<%|\$\(|^\$(?:[A-Z_][A-Z0-9_]*|[a-z_][a-z0-9_]*)$|^%[A-Za-z_]+%$|^\{[A-Za-z_]*\}$"
+)
 _TEMPLATE_CHARS = frozenset("${%#<")
 _MASK_CHARS = frozenset("*xX•·.-_#?●")
 _MASK_RUNS = ("***", "•••", "...", "…", "●●●")

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from jobshadow.sensitive._checks import STOPWORDS, is_placeholder, looks_random, standalone_token
+from jobshadow.sensitive._checks import STOPWORDS, is_placeholder, looks_random, randomness, standalone_token
 from jobshadow.sensitive._kinds import Finding
 from jobshadow.sensitive._text import ScanText, word_set
 from jobshadow.sensitive._tokens import aws_secret_shape
@@ -100,6 +100,7 @@ _LETTERS = re.compile(r"[a-z]+")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SECRETISH = re.compile(r"(?i)pass|pwd|secret|token|key")
 _HEX = re.compile(r"[0-9a-fA-F]+")
+_MARKUP = re.compile(r"\([A-Za-z ]*\)|\[[A-Za-z ]*\]|\{[A-Za-z ]*\}")  # "(bool)", "[cyan]"
 _AZURE_KEY = re.compile(r"[A-Za-z0-9+/]{86}==")
 # The separator and opening quote between a key and its value, skipped to test the value's start.
 _VALUE_HEAD = re.compile(r"""[ \t:=>"'`\[\]]*""")
@@ -202,6 +203,11 @@ def _parse_value(st: ScanText, ks: int, ke: int, flag: bool, sql_ok: bool) -> _V
     return _Value(v, v + len(value), False, style, code, colon) if value else None
 
 
+def _random_letters(value: str) -> bool:
+    """Letters in no word's pattern ("BHbZNRpdSeOULtHs"), not a variable name ("dbPassword")."""
+    return len(value) >= 10 and not _plain(value) and randomness(value) >= 0
+
+
 def _command_position(st: ScanText, ks: int) -> bool:
     """Whether the key starts a command: at the line's start, after a prompt, sudo or a separator
     ("pass show …", "$ sudo passwd …"), not inside a sentence ("user bob pass Hunter_2")."""
@@ -229,10 +235,10 @@ def _password_ok(value: str, v: _Value, key_words: list[str], rest: str) -> bool
     if _IDENT.fullmatch(value) and not has_digit:
         if _SECRETISH.search(value):
             return False  # password=DB_PASSWORD, "challengePassword": a name, not a value
-        if not v.quoted and (rest[:1] in (",", ")") or v.code):
+        if not v.quoted and (rest[:1] in (",", ")") or v.code) and not _random_letters(value):
             return False  # connect(password=password), self.password = wrapper: a variable
     if not v.quoted:
-        if value[0] in "([{" and ")]}"["([{".index(value[0])] in value:
+        if _MARKUP.match(value):
             return False  # "password: (bool) …", "password [cyan](must…": docs and markup
         if (v.code or v.colon) and _PASCAL.fullmatch(value):
             return False  # "password: SecretStr", "LAST_PASS: Final": a type annotation

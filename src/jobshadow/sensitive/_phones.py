@@ -60,7 +60,7 @@ _NOT_PHONE = re.compile(
 # Words that name a number as something other than a phone, anywhere between a phone word and it.
 _DIGIT = re.compile(r"[0-9]")
 _NAMED = re.compile(r"\b(?:order|invoice|ticket|tracking|account|reference|ref|case|serial|pin|passcode|isbn)\b")
-_EXT = re.compile(r"(?:[ \t]*,?[ \t]*(?:ext\.?|extension|x)[ \t.:]*|x)([0-9]{1,6})(?![0-9A-Za-z])")
+_EXT = re.compile(r"(?:[ \t]*,?[ \t]*\(?(?:ext\.?|extension|x)[ \t.:]*|x)([0-9]{1,6})\)?(?![0-9A-Za-z])")
 _FENCE = ALNUM | frozenset("._/:")
 _IBAN_BEFORE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4})* ?\Z")
 _QUAD_INSIDE = re.compile(r"(?<![0-9.])[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?![0-9]|\.[0-9])")
@@ -188,7 +188,7 @@ def bare_phone(st: ScanText, s: int, e: int) -> Finding | None:
     text = st.ascii
     n = e - s
     if n in (10, 11) and text[s] == "0" and text[s + 1] != "0":
-        return _settle(st, s, e)
+        return _settle(st, s, e)  # a trunk 0; "00…" bare is as often a barcode or a label
     if n >= 9 and st.before(s) in ("\t", "\x1f") and st.at(e) in ("", "\t", "\x1f", "\n", "\r"):
         return _settle(st, s, e)
     return _settle(st, s, e) if _cued(st, s, e) else None
@@ -200,7 +200,7 @@ def _settle(st: ScanText, s: int, e: int) -> Finding | None:
     before = text[s - 1] if s else ""
     if before in _FENCE and not (before == ":" and lower.endswith(("tel:", "sms:", "callto:"), 0, s)):
         return None  # digits glued to a word, a path, a decimal or a time
-    if before in "-#" and s > 1 and text[s - 2].isalpha():
+    if before in "-#" and s > 1 and text[s - 2].isalnum():
         return None  # "SO-0494-68749", "INV#0171 234 5678": an id with its letters
     ext = _EXT.match(lower, e)
     if ext is not None:

@@ -187,7 +187,8 @@ _ANSWERS = re.compile(r"(?i)y|n|yes|no|q|quit|exit|\d{1,3}|[.:;,/\\!?*#~^$@%&|+=
 # ends its lines with a bare "\r" is scanned with those mapped to "\n". Possessive quantifiers
 # (``*+``): a line that fails must not be re-tried a character shorter (measured 2.5x faster).
 _LONE = re.compile(
-    r"\n[ \t]*+(?![A-Za-z_][A-Za-z0-9_.]*+=|[{}\[\]`<]|--|//|#!)([^ \t\r\n]{1,128}+)(?<![:,{(\[;])[ \t]*+(?=\r?\n|\Z)"
+    r"\n[ \t]*+(?![A-Z_][A-Z0-9_]*+=|[a-z_][a-z0-9_.]*+=|[{}\[\]`<]|--|//|#!)([^ \t\r\n]{1,128}+)(?<![:,{\[;])"
+    r"[ \t]*+(?=\r?\n|\Z)"
 )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from jobshadow.sensitive._checks import standalone_token
+from jobshadow.sensitive._checks import standalone_token, varied
 from jobshadow.sensitive._kinds import Finding
 from jobshadow.sensitive._text import ScanText
 
@@ -53,7 +53,9 @@ def find_standalone(st: ScanText) -> Iterator[Finding]:
         token = text[s:e]
         if token.islower() or token.isupper() or token.isdigit():
             continue  # needs upper case, lower case and digits: hex digests, ids, words never pass
-        if st.covered(s, e) or not standalone_token(token):
+        # After "Bearer " the scheme names it a token: variety is enough, no randomness score.
+        bearer = st.ascii_lower.endswith("bearer ", 0, s) and varied(token) and not token.isalpha()
+        if st.covered(s, e) or not (bearer or standalone_token(token)):
             continue
         if token.startswith(("0x", "0X")) or _UUID.search(token) or _in_blob(text, s, e):
             continue  # a hex constant, a GUID-bearing id, one line of a wrapped base64 blob
