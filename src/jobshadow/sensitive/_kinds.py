@@ -26,8 +26,8 @@ KIND_DOCS: dict[str, str] = {
     "gcp_service_account_key": "Google service-account JSON: the `private_key_id` value and the `private_key` value.",
     "azure_connection_string": "Azure storage / Service Bus connection string carrying "
     "`AccountKey=`, `SharedAccessKey=` or `SharedAccessSignature=` (whole string).",
-    "azure_storage_key": "Azure storage account key (88 base64 chars ending `==`) after an account/storage "
-    "key keyword, or a lone `AccountKey=` value.",
+    "azure_storage_key": "Azure storage account key (88 base64 chars ending `==`) after any key or secret "
+    "keyword, or a lone `AccountKey=` value.",
     "azure_client_secret": "Entra ID (Azure AD) client secret: the `xxx8Q~…` 40-char format, or a value "
     "after an Azure client-secret keyword.",
     "aws_access_key": "AWS access key id `AKIA`/`ASIA`/`ABIA`/`ACCA` + 16 chars (AWS's documented "
