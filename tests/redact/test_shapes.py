@@ -50,3 +50,8 @@ def test_unsure_long_random_tokens() -> None:
     assert shapes.unsure("SmU9Q°*e6NihxNmKNYN1BHO-eaZB23", 0.0)
     assert not shapes.unsure("stephensdana@build-02:~/environment$", 30.0)
     assert not shapes.unsure("AKIAZ4OXW7PLM3NRT2VB", 90.0)
+
+
+def test_split_and_wrapped_addresses() -> None:
+    assert shapes.emails("10 rupert .perez@stark-industries.de") == [(3, 36)]
+    assert shapes.emails("Le Year peggy+worker@stark-") == [(8, 27)]

@@ -8,7 +8,7 @@ detector also runs over these rewrites.
 Every rewrite maps one character to one character, so offsets into a rewritten line are offsets
 into the recognised line: a finding in a rewrite lands on the same words.
 
-* ``punctuation``: `,` between two letters or digits becomes `.`, and `©`/`®` become `@`
+* ``punctuation``: `,` between two letters or digits becomes `.`, `©`/`®` become `@` and dashes `-`
   (``jane,doe@example,com``).
 * ``by_class``: a token that is mostly digits has its letter look-alikes turned into digits
   (``4111 l1I1 1111 1lll``); a token that is mostly letters has its digit look-alikes turned into
@@ -28,7 +28,7 @@ _TO_LOWER_LETTER = str.maketrans({"0": "o", "1": "l", "5": "s", "8": "B", "$": "
 _TO_UPPER_LETTER = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B", "$": "S", "|": "I", "!": "I", "€": "E"})
 _AMBIGUOUS = frozenset("OoQDUIlij|!ZzSsB$GbqgTA?0158")
 _COMMA = re.compile(r"(?<=[A-Za-z0-9]),(?=[A-Za-z0-9])")
-_AT = str.maketrans({"©": "@", "®": "@"})
+_AT = str.maketrans({"©": "@", "®": "@", "\u2014": "-", "\u2013": "-"})  # em and en dash
 _TOKEN = re.compile(r"\S+")
 
 

@@ -31,6 +31,7 @@ SPREAD_CONF = 50.0
 # Findings whose neighbours are other words, not pieces of them.
 _NO_SPREAD = frozenset({"email", "phone", "password", "credit_card", "iban", "us_ssn"})
 _TOKEN = re.compile(r"\S+")
+_WRAP = re.compile(r"(?<=[-.@])\n")
 
 
 @dataclass(slots=True)
@@ -124,6 +125,9 @@ def _scan_lines(lines: list[list[Word]], marks: dict[tuple[int, int], _Mark]) ->
         for f in scan(text, strict=True):
             _mark_span(f.start, f.end, block, marks, f.kind, "detector")
         _apply_runs(text, block, marks)  # a number or IBAN wrapped onto the next line
+        # An address wrapped after `-`, `.` or `@`: the line break read as part of the domain.
+        for a, b in shapes.emails(_WRAP.sub("-", text)):
+            _mark_span(a, b, block, marks, "email", "shape")
 
 
 def _apply_shapes(text: str, index: Index, marks: dict[tuple[int, int], _Mark]) -> None:

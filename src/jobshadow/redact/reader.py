@@ -69,6 +69,13 @@ def prepare(crop: np.ndarray, scale: float) -> np.ndarray:
     img = np.pad(crop, MARGIN, constant_values=background)
     if background < 128:
         img = 255 - img
+        background = 255 - background
+    # Stretch so the background is white and the darkest ink black: tesseract binarises the
+    # whole composite with one threshold, and a line from a coloured row (a diff's green, a
+    # selected cell) otherwise keeps a grey background that lands on the wrong side of it.
+    lo = int(img.min())
+    if background - lo >= 24 and (background < 255 or lo > 0):
+        img = np.clip((img.astype(np.int32) - lo) * 255 // (background - lo), 0, 255).astype(np.uint8)
     if scale > 1:
         pil = Image.fromarray(np.ascontiguousarray(img))
         size = (round(pil.width * scale), round(pil.height * scale))

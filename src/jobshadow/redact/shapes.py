@@ -44,7 +44,10 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     "azure_connection_string"), ("Endpoint=sb:", "azure_connection_string"), ("AccountKey=", "azure_storage_key"),
     ("-----BEGIN", "private_key"),
 )  # fmt: skip
-_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+ ?@ ?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# A local part the OCR split before a `.`/`_`/`+` (``rupert .perez@…``) comes along; so does an
+# address cut at the end of a line (``peggy+worker@stark-``), whose domain wrapped.
+_EMAIL = re.compile(r"(?:[A-Za-z0-9%+'-]+ (?=[._+]))?[A-Za-z0-9._%+'-]+ ?@ ?[A-Za-z0-9-]+"
+                    r"(?:(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}|[-.]?$)", re.MULTILINE)
 _NUMBERISH = re.compile(r"^[+(]?\d[\d()./-]*$")
 _DATE = re.compile(r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})$")
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
