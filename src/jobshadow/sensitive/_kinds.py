@@ -48,8 +48,8 @@ KIND_DOCS: dict[str, str] = {
     "stripe_key": "Stripe key `sk_live_`, `sk_test_`, `rk_live_`, `rk_test_`, `pk_live_`, or `whsec_`.",
     "jwt": "JSON Web Token: three base64url parts whose header decodes to JSON with `alg`/`typ`.",
     "generic_token": "High-entropy value after a token/secret/api-key keyword (or after a bare `key:` when it is "
-    "unmistakably random and not hex) or in `Authorization: Bearer|Basic|token …` or after `Bearer `, or a standalone 32+ char "
-    "token mixing upper, lower and digits that is not an identifier, hex, hash, path, URL part or wrapped "
+    "unmistakably random and not hex) or in `Authorization: Bearer|Basic|token …` or after `Bearer `, or a "
+    "standalone 32+ char token mixing upper, lower and digits that is not an identifier, hex, hash, path, URL part or wrapped "
     "base64 blob.",
     "password": "Value after a password key (`password=`, `pwd:`, `pw for staging: …`, `the wifi password is …`, "
     "`--password X`, `mysql -pX`, URL `user:pw@`, SQL `IDENTIFIED BY`); a 4-8 digit PIN after `PIN`/`passcode`; "
