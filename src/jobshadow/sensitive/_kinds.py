@@ -49,8 +49,8 @@ KIND_DOCS: dict[str, str] = {
     "jwt": "JSON Web Token: three base64url parts whose header decodes to JSON with `alg`/`typ`.",
     "generic_token": "High-entropy value after a token/secret/api-key keyword (or after a bare `key:` when it is "
     "unmistakably random and not hex) or in `Authorization: Bearer|Basic|token …` or after `Bearer `, or a "
-    "standalone 32+ char token mixing upper, lower and digits that is not an identifier, hex, hash, path, URL part or wrapped "
-    "base64 blob.",
+    "standalone 32+ char token mixing upper, lower and digits that is not an identifier, hex, hash, path, "
+    "URL part or wrapped base64 blob.",
     "password": "Value after a password key (`password=`, `pwd:`, `pw for staging: …`, `the wifi password is …`, "
     "`--password X`, `mysql -pX`, URL `user:pw@`, SQL `IDENTIFIED BY`); a 4-8 digit PIN after `PIN`/`passcode`; "
     "the second half of a login pair in prose (`login admin / …`, `creds bob:…`, `sign in as bob with …`); a "
