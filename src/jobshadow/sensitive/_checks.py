@@ -170,7 +170,6 @@ def standalone_token(token: str) -> bool:
     return varied(token) and randomness(token) >= STANDALONE_THRESHOLD
 
 
-
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 

@@ -1,9 +1,9 @@
 """Numeric PII with checksums or issue rules: payment cards, US SSNs and IBANs (shared: device and
 server).
 
-The shared digit view (``ScanText.digit_class``, ``DIGIT_RUN``) gives the runs of digits and separators long enough to
-matter; only inside those runs are the exact shapes tried, each with its own validation: Luhn
-plus issuer prefix and length for cards, the SSA never-issued ranges for SSNs, the registry's
+The shared digit view (``ScanText.digit_class``, ``DIGIT_RUN``) gives the runs of digits and
+separators long enough to matter; only inside those runs are the exact shapes tried, each with
+its own validation: Luhn plus issuer prefix and length for cards, the SSA never-issued ranges for SSNs, the registry's
 length and mod-97 for IBANs. Dates, times, versions and IP addresses fail the shapes or the
 validation; digit strings with no separators count as an SSN only after a keyword (``SSN``…),
 and as a 12- or 13-digit card only after a card word, because bare numbers of those lengths are

@@ -69,6 +69,7 @@ _DOTTED = re.compile(r"[0-9]+(?:\.[0-9]+)+")
 _DOTTED_PHONE = re.compile(r"(?:1\.)?[0-9]{3}\.[0-9]{3}\.[0-9]{4}|0?[0-9]{1,2}(?:\.[0-9]{2}){3,4}")
 _MAX_PIECE = 40  # "+44 (0)20 7946 0958" is 19; room for odd spacing
 
+
 def _cued(st: ScanText, s: int, e: int) -> bool:
     """A phone word before the number on its line (or a label like "(cell)" right after it),
     and no word naming it as something else in between ("tracking number is …")."""

@@ -3,8 +3,9 @@
 Detectors get one ``ScanText``: the original string and, built lazily, views with the *same
 indices*: an ASCII copy (what the regexes search), its lower-case twin (for keywords), a real
 lower-case copy (for non-Latin keywords; ``str.lower`` keeps length for every code point but
-U+0130, which is folded to ``I`` first), the shared run pass, and the spans earlier detectors
-claimed. Every offset found in a view is valid in ``text``.
+U+0130, which is folded to ``I`` first), class views (digits, token characters) with the runs
+found in them, the command-line flags, and the spans earlier detectors claimed. Every offset
+found in a view is valid in ``text``.
 """
 
 from __future__ import annotations
@@ -41,9 +42,7 @@ codecs.register_error(_ASCII_ERRORS, _to_ascii)
 # translation is one C-level pass, and on a class view ``str.find`` (which skips ahead) or a
 # literal-led regex finds runs of a class several times faster than a character-class regex on
 # the text itself, which must try every position (measured: 5-10x).
-_TOKEN_CLASS = str.maketrans(
-    {i: ("x" if chr(i).isalnum() or chr(i) in "_-" else " ") for i in range(128)}
-)
+_TOKEN_CLASS = str.maketrans({i: ("x" if chr(i).isalnum() or chr(i) in "_-" else " ") for i in range(128)})
 _DIGIT_CLASS = str.maketrans(
     {
         i: "9" if c.isdigit() else c if c in " .-()/" else "A" if c.isupper() else "a" if c.islower() else "_"
@@ -56,9 +55,7 @@ _DIGIT_CLASS = str.maketrans(
 # (a top-level alternation costs 7x, measured). Possessive: a run is not re-tried shorter.
 # The look-behind after the literal drops, in C, runs glued to a lower-case letter or starting
 # inside a longer number (hex digests, UUIDs, ids); those glued to a capital may be IBANs.
-DIGIT_RUN = re.compile(
-    r"99(?<![a9]99)(?:99-99-99(?:[ T]99)?(?!9)|[./-]99?[./-]9999(?!9)|(?P<run>[9 .\-()/]{5,}+))"
-)
+DIGIT_RUN = re.compile(r"99(?<![a9]99)(?:99-99-99(?:[ T]99)?(?!9)|[./-]99?[./-]9999(?!9)|(?P<run>[9 .\-()/]{5,}+))")
 # A command-line flag: "-" after a blank or quote, then its name (a glued value included, as in
 # "-pS3cret"). The literal "-" leads so the engine skips between hyphens; the look-behind after
 # it drops the hyphens inside words, dates and ids in C.

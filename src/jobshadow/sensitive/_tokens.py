@@ -104,6 +104,7 @@ _GROUPED: tuple[tuple[str, dict[str, tuple[str, _Shape]]], ...] = (
     }),
 )  # fmt: skip
 
+
 def _compile(prefix: str, shapes: dict[str, tuple[str, _Shape]]) -> tuple[re.Pattern[str], dict[str, _Shape]]:
     alternatives = "|".join(f"(?P<{n}>{rest})" for n, (rest, _) in shapes.items())
     return re.compile(re.escape(prefix) + "(?:" + alternatives + ")"), {n: shape for n, (_, shape) in shapes.items()}
