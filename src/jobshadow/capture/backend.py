@@ -16,14 +16,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from jobshadow.records import InputRecord, Monitor, WindowInfo
+from jobshadow.records import InputRecord, Monitor, Rect, WindowInfo
 
 
 @dataclass(frozen=True, slots=True)
 class DamageNotice:
-    """The screen content started to change at ``t`` (first damage since the last grab)."""
+    """The screen content changed at ``t``.
+
+    ``box`` is the bounding box, in screen pixels, of everything that changed since the last
+    grab re-armed change tracking (it only grows until the next grab), or None when the backend
+    cannot say where. The echo shield (``jobshadow.protect.echo``) uses it to find where typed
+    characters appeared on screen.
+    """
 
     t: float
+    box: Rect | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,11 +31,12 @@ from jobshadow.capture.backend import DamageNotice, InputFocusNotice, StreamSink
 from jobshadow.capture.x11.display import connect
 from jobshadow.capture.x11.keymap import Keymap
 from jobshadow.errors import CaptureError
-from jobshadow.records import ButtonKind, KeyEvent, MouseButton, MouseMove, Scroll
+from jobshadow.records import ButtonKind, KeyEvent, MouseButton, MouseMove, Rect, Scroll
 
 log = logging.getLogger(__name__)
 
 _EVENT = struct.Struct("=BBHIIIIhhhhHB")  # core device event layout (32 bytes with padding)
+_DAMAGE = struct.Struct("=IhhHH")  # DamageNotify from byte 12: timestamp, area x, y, width, height
 _REQ_SET_INPUT_FOCUS = 42
 _REQ_UNMAP_WINDOW = 10
 _REQ_DESTROY_WINDOW = 4
@@ -222,9 +223,9 @@ class XRecordInput:
                     kind: ButtonKind = "mouse_press" if typ == X.ButtonPress else "mouse_release"
                     sink(MouseButton(t=t, kind=kind, button=detail, x=rx, y=ry, modifiers=mods))
             elif self._damage_code is not None and typ == self._damage_code:
-                # DamageNotify: level(1) drawable(4) damage(4) timestamp(4)
-                (dtime,) = struct.unpack_from("=I", data, off + 12)
-                sink(DamageNotice(to_mono(dtime)))
+                # DamageNotify: level(1) drawable(4) damage(4) timestamp(4) area(x, y, w, h)
+                dtime, ax, ay, aw, ah = _DAMAGE.unpack_from(data, off + 12)
+                sink(DamageNotice(to_mono(dtime), Rect(ax, ay, aw, ah) if aw and ah else None))
             else:
                 self.events_seen -= 1
 

@@ -1,9 +1,10 @@
 """Screen grabs through MIT-SHM (mss) and change tracking through DAMAGE (device zone).
 
-A ``NonEmpty`` damage object on the root window makes the server send one ``DamageNotify`` when
-the screen starts changing; the recorder reads that notice from the ordered RECORD stream (so it
-is ordered with input), and ``rearm`` subtracts the damage right before each grab so the next
-change is reported again. Nothing here polls: an idle screen costs nothing.
+A ``BoundingBox`` damage object on the root window makes the server send a ``DamageNotify`` when
+the screen starts changing and whenever the changed area grows, each with the bounding box of
+what changed since the last grab; the recorder reads those notices from the ordered RECORD
+stream (so they are ordered with input), and ``rearm`` subtracts the damage right before each
+grab so the next change is reported again. Nothing here polls: an idle screen costs nothing.
 
 Grabs land in a small pool of preallocated images: the server writes the screen into mss's
 shared-memory segment and one copy moves it into a pooled buffer. Allocating a fresh 8 MB buffer
@@ -63,7 +64,9 @@ class X11Screen:
         self._d = connect(display_name)
         self._d.damage_query_version()
         root = self._d.screen().root
-        self._damage = root.damage_create(xdamage.DamageReportNonEmpty)
+        # BoundingBox: a notice whenever the changed area grows (not only the first change), each
+        # carrying the area changed since the last re-arm; the echo shield needs to know where.
+        self._damage = root.damage_create(xdamage.DamageReportBoundingBox)
         self._d.flush()
         self.damage_event_code = int(self._d.query_extension("DAMAGE").first_event)
         try:
