@@ -198,7 +198,12 @@ class Monitor:
 
 @dataclass(frozen=True, slots=True)
 class VisibleWindow:
-    """One entry of the stacking snapshot taken with a frame (bottom to top order)."""
+    """One entry of the stacking snapshot taken with a frame (bottom to top order).
+
+    Only in-scope windows are named: an out-of-scope window keeps just the rectangle its mask
+    needs (``window_id`` 0, empty ``wm_class``), so no frame says which other applications were
+    open or where.
+    """
 
     window_id: int
     wm_class: str
@@ -230,6 +235,8 @@ class FrameMeta:
     monitors: tuple[Monitor, ...]
     windows: tuple[VisibleWindow, ...]
     masked_area: int = 0
+    # Pixels the echo shield filled where typed secrets (or keys that may be one) were shown.
+    shielded_area: int = 0
     kind: Literal["frame"] = "frame"
 
     def as_json(self) -> dict[str, Any]:
@@ -245,6 +252,7 @@ class FrameMeta:
             "monitors": [m.as_json() for m in self.monitors],
             "windows": [w.as_json() for w in self.windows],
             "masked_area": self.masked_area,
+            "shielded_area": self.shielded_area,
         }
 
 

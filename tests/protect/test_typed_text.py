@@ -181,3 +181,87 @@ def test_strict_scan_raises_instead_of_skipping(monkeypatch: object) -> None:
             scan("mail a@b.co", strict=True)
     finally:
         mp.undo()
+
+
+def test_keys_the_window_did_not_echo_are_a_password_whatever_came_before() -> None:
+    t = Typist()
+    ev = t.text("ls\n")
+    silent_from = t.t
+    ev += t.text("Tr0ub4dor3xyz\n")  # typed at a prompt that shows nothing (echo off)
+    silent_to = t.t
+    ev += t.text("echo done\n")
+
+    def echoed(window: int | None, first: float, last: float, after: float | None, now: float) -> bool | None:
+        return not (silent_from < first and last <= silent_to)
+
+    out = run(TypedTextGuard(scan, echoed=echoed), ev)
+    assert text_of(out) == "ls\n[password]\necho done\n"
+    # Without echo information the same keys pass (nothing says they were hidden).
+    assert "Tr0ub4dor3xyz" in text_of(run(TypedTextGuard(scan, echoed=lambda *a: None), Typist().text(
+        "ls\nTr0ub4dor3xyz\n")))
+
+
+def test_redacted_spans_are_reported_with_window_and_times_only() -> None:
+    guard = TypedTextGuard(scan)
+    ev = Typist().text("export KEY=AKIAZ4QXW7PLM3NRT2VB done\n")
+    run(guard, ev)
+    spans = guard.take_spans()
+    assert len(spans) == 1 and spans[0].kind == "aws_access_key"
+    key_presses = [e for e in ev if e.kind == "key_press" and e.char]
+    secret_keys = key_presses[11:31]
+    assert spans[0].first <= secret_keys[0].t and spans[0].last >= secret_keys[-1].t
+    assert spans[0].after is not None and spans[0].after > secret_keys[-1].t
+    assert spans[0].window_id == 1
+    assert guard.take_spans() == []
+
+
+def test_pending_names_a_secret_while_it_is_still_held() -> None:
+    guard = TypedTextGuard(scan)
+    for e in Typist().text("key AKIAZ4QXW7PLM3NRT2VB"):
+        guard.push(e)
+    pending = guard.pending(200.0)
+    # The key is a finding; the token is also still being typed (no space after it yet).
+    assert [p.kind for p in pending] == ["aws_access_key", "unfinished"]
+    assert guard.pending(200.0) == pending  # asking does not release or change anything
+    guard.discard()
+    assert guard.pending(200.0) == []
+
+
+def test_an_unfinished_token_that_may_start_a_secret_is_redacted_whole_when_time_runs_out() -> None:
+    class Tail:
+        start, end, kind = 0, 0, ""
+
+    def partial(text: str) -> Tail | None:
+        if text.endswith("AKIAZ4QXW7"):
+            tail = Tail()
+            tail.start, tail.end, tail.kind = len(text) - 10, len(text), "aws_access_key"
+            return tail
+        return None
+
+    guard = TypedTextGuard(scan, holdback=0.3, max_hold=2.0, partial=partial)  # type: ignore[arg-type]
+    ev = Typist().text("key AKIAZ4QXW7")
+    for e in ev:
+        guard.push(e)
+    out = guard.tick(ev[0].t + 2.1)
+    assert text_of(out) == "key [aws_access_key]"
+    assert "Z4QXW7" not in "".join(e.char or "" for e in out if isinstance(e, KeyEvent))
+
+
+def test_a_click_between_fields_marks_a_field_break_in_the_context() -> None:
+    seen: list[str] = []
+
+    def spy(text: str) -> list[object]:
+        seen.append(text)
+        return []
+
+    guard = TypedTextGuard(spy)  # type: ignore[arg-type]
+    t = Typist()
+    for e in t.text("alice"):
+        guard.push(e)
+    guard.flush(force=True)
+    guard.field_break()
+    guard.field_break()  # one break however many clicks
+    for e in t.text("pw"):
+        guard.push(e)
+    guard.flush(force=True)
+    assert seen[-1].endswith("alice\x1fpw")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import ctypes
+import dataclasses
 import fcntl
 import functools
 import itertools
@@ -58,6 +59,7 @@ from jobshadow.protect.filter import DeviceFilter, FilterInput
 from jobshadow.protect.gate import CaptureGate
 from jobshadow.protect.masking import Layer, Region, apply_mask, keep_region
 from jobshadow.protect.scope import ScopePolicy
+from jobshadow.protect.titles import TitleGuard
 from jobshadow.protect.typed_text import TypedTextGuard
 from jobshadow.protocol import STREAMS
 from jobshadow.records import (
@@ -76,8 +78,8 @@ from jobshadow.records import (
 )
 from jobshadow.segment.format import EVENT_KINDS
 from jobshadow.segment.video import H264Encoder
+from jobshadow.sensitive import partial, scan
 from jobshadow.sensitive import redact as redact_text
-from jobshadow.sensitive import scan
 from jobshadow.spool.keys import load_spool_key
 from jobshadow.spool.recovery import RecoveryReport, recover_open_segments
 from jobshadow.spool.store import SpoolStore, new_session_id
@@ -198,6 +200,7 @@ class Recorder:
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self._classifier = ActionClassifier()
+        self._titles = TitleGuard()  # the screen thread's own (the filter has another)
         self._seq = 0
         self._segment_started = threading.Event()
         self._status_lock = threading.Lock()
@@ -248,7 +251,7 @@ class Recorder:
         self.input = XRecordInput(self.display_name, self.screen.damage_event_code)
         self.filter = DeviceFilter(self.policy, _Lookup(self.windows), TypedTextGuard(
             functools.partial(scan, strict=True), holdback=self.settings.protect.holdback_ms / 1000.0,
-            max_hold=self.settings.protect.max_hold_ms / 1000.0))
+            max_hold=self.settings.protect.max_hold_ms / 1000.0, partial=partial))
         base_meta = {
             "schema_version": 1,
             "recorder_version": __version__,
@@ -389,6 +392,8 @@ class Recorder:
         if isinstance(item, DamageNotice):
             self._screen_q.append(item)
             self._poke()
+            if item.box is not None:
+                self._events.append(item)  # the echo shield learns where keys appeared
             return
         if isinstance(item, InputFocusNotice):
             self._events.append(item)
@@ -471,16 +476,13 @@ class Recorder:
             _layers(before.entries, decide), _layers(after.entries, decide),
             _layers(trail, decide), after.root,
         )
-        windows = tuple(
-            VisibleWindow(
-                window_id=e.info.window_id if e.info else e.wid,
-                wm_class=(e.info.wm_class if e.info else ""),
-                outer=e.outer,
-                in_scope=decide(e.info).allowed,
-                masked=not decide(e.info).allowed,
-            )
-            for e in after.entries
-        )
+        # A title that holds a secret is stored redacted; its title bar is not shown either.
+        for e in (*before.entries, *after.entries):
+            if e.info is not None and self._titles.has_secret(e.info.title):
+                strip = self._titles.decoration(e.info)
+                if strip is not None:
+                    keep = keep.minus(strip)
+        windows = tuple(_visible(e, decide(e.info).allowed) for e in after.entries)
         w, h = grab.width, grab.height
         _, evicted = self.planner.new_grab(grab.t, _Shot(grab.image, grab.monitors, windows, keep, w, h,
                                                           self.screen.pool))
@@ -552,6 +554,9 @@ class Recorder:
                     break
                 image, shot = frame
                 try:
+                    shielded = flt.protect_frame(image, shot.image.planes[0], time.monotonic())
+                    if shielded:
+                        image = ScreenImage(dataclasses.replace(image.meta, shielded_area=shielded), image.image)
                     spool.write_frame(Protected(image))
                 finally:
                     shot.release()
@@ -661,6 +666,8 @@ class Recorder:
             "held_keys": self.filter.guard.held,
             "suppressed": dict(self.filter.suppressed),
             "redactions": self.filter.guard.redactions,
+            "shield": {"taints": self.filter.shield.taints, "frames": self.filter.shield.frames_shielded,
+                       "pixels": self.filter.shield.pixels_filled},
             "resources": {**_resources(), "images": self.screen.pool.allocated},
             "collector": self.enrolment.status() if self.enrolment is not None else None,
         }
@@ -720,6 +727,19 @@ class _Lookup:
     def window_at(self, x: int, y: int) -> WindowInfo | None:
         entry = self._w.snapshot().window_at(x, y)
         return entry.info if entry is not None else None
+
+    def outer(self, window_id: int) -> Rect | None:
+        for e in self._w.snapshot().entries:
+            if e.info is not None and e.info.window_id == window_id and not e.popup:
+                return e.outer
+        return None
+
+
+def _visible(e: StackEntry, in_scope: bool) -> VisibleWindow:
+    """A stacking entry as a frame records it: only in-scope windows are named."""
+    if in_scope and e.info is not None:
+        return VisibleWindow(e.info.window_id, e.info.wm_class, e.outer, True, False)
+    return VisibleWindow(0, "", e.outer, False, True)
 
 
 def _layers(entries: Any, decide: Any) -> list[Layer]:

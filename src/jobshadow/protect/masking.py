@@ -128,9 +128,31 @@ def apply_mask(image: Any, width: int, height: int, keep: Region) -> int:
     masked = Region(((0, 0, width, height),))
     for b in keep.boxes:
         masked = masked.minus(b)
+    _fill(image, size, width, height, masked.boxes)
+    return masked.area
+
+
+def fill_boxes(image: Any, width: int, height: int, boxes: Iterable[Box]) -> int:
+    """Fill ``boxes`` (clipped to the image) in place; return the number of pixels filled.
+
+    Overlapping boxes are merged first, so every pixel is counted once.
+    """
+    size = memoryview(image).nbytes
+    if size < width * height * 4:
+        raise ValueError("image is smaller than width x height BGRA")
+    region = Region()
+    for b in boxes:
+        c = _intersect(b, (0, 0, width, height))
+        if c is not None:
+            region = region.plus(c)
+    _fill(image, size, width, height, region.boxes)
+    return region.area
+
+
+def _fill(image: Any, size: int, width: int, height: int, boxes: Iterable[Box]) -> None:
     base = ctypes.addressof((ctypes.c_char * size).from_buffer(image))
     stride = width * 4
-    for x0, y0, x1, y1 in masked.boxes:
+    for x0, y0, x1, y1 in boxes:
         x0, x1 = max(0, x0), min(width, x1)
         y0, y1 = max(0, y0), min(height, y1)
         if x0 >= x1 or y0 >= y1:
@@ -141,7 +163,6 @@ def apply_mask(image: Any, width: int, height: int, keep: Region) -> int:
         n = (x1 - x0) * 4
         for y in range(y0, y1):
             ctypes.memset(base + y * stride + x0 * 4, FILL_BYTE, n)
-    return masked.area
 
 
 def layers_from(entries: Iterable[object], in_scope: Callable[[object], bool]) -> list[Layer]:

@@ -14,7 +14,21 @@ can lose well under a second. Held longer, up to ``max_hold``:
 * a trailing run of digit groups ("4111 1111 …", "+1 (415) 555-…", "DE89 3704 …"), which may be
   a card, phone or account number whose first groups alone are not recognisable.
 
-A focus change, a click or stopping the recorder releases everything after a final scan.
+A focus change, a click or stopping the recorder releases everything after a final scan. Held
+text is never released in part: when text must go before its word is finished (the hold ran out,
+a click, a focus change), an unfinished token that could be the start of a secret or PII
+(``partial``: a vendor-key prefix, digit groups, an e-mail's local part, a value after a password
+prompt…) is redacted whole instead of being written as the first half of a secret.
+
+Keys the window did not echo are a secret: a run of printable keys after which nothing changed in
+the window they went to (``echoed``: a password prompt with echo off, whatever command or script
+asked for it) is redacted as a password. A click that moves the caret between fields of the same
+window puts a field separator (U+001F) into the detector's context, so a short value typed into
+the field after a user-name or e-mail field (a login form) is recognised.
+
+For the screen, the guard reports where secrets were typed: ``take_spans`` returns the spans it
+redacted (window and key times, never the text) and ``pending`` the held spans that form or may
+be forming a finding, so the echo shield can keep their echo out of the frames.
 
 Two texts are scanned: the final text (after BackSpace edits) and everything typed in order,
 deleted characters included, so a secret typed and then corrected is still caught. The last
@@ -35,6 +49,7 @@ from jobshadow.capture.x11.keymap import is_modifier_keysym
 from jobshadow.records import KeyEvent, Redaction
 
 Record = KeyEvent | Redaction
+FIELD_BREAK = "\x1f"
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +71,24 @@ class FindingLike(Protocol):
 
 Scanner = Callable[[str], Sequence[FindingLike]]
 """Returns findings; raising means "could not check" and the text is withheld (fail closed)."""
+
+Partial = Callable[[str], FindingLike | None]
+"""Given text ending in an unfinished token, the trailing span that may be a secret's start."""
+
+EchoCheck = Callable[[int | None, float, float, float | None, float], bool | None]
+"""``(window_id, first, last, after, now)``: did the window show the keys typed from ``first`` to
+``last`` (before the key typed at ``after``, if any)? None when it cannot be told."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeldSpan:
+    """Where and when keys forming (or maybe forming) a finding were typed; never what."""
+
+    window_id: int | None
+    first: float
+    last: float
+    after: float | None
+    kind: str
 
 
 @dataclass
@@ -90,8 +123,13 @@ class TypedTextGuard:
         max_hold: float = 10.0,
         context_chars: int = 512,
         max_buffer: int = 20_000,
+        partial: Partial | None = None,
+        echoed: EchoCheck | None = None,
     ) -> None:
         self._scan = scan
+        self._partial = partial
+        # Set by the owner that knows the screen (the device filter wires the echo shield here).
+        self.echoed = echoed
         self.holdback = holdback
         self.max_hold = max_hold
         self.context_chars = context_chars
@@ -101,6 +139,7 @@ class TypedTextGuard:
         # Keycodes whose press was redacted but whose release has not arrived yet: the release
         # would name the key, so it is dropped when it comes.
         self._orphans: set[int] = set()
+        self._spans: list[HeldSpan] = []
         self.redactions = 0
 
     @property
@@ -122,7 +161,7 @@ class TypedTextGuard:
         if not self._events:
             return []
         if now - self._events[0].t >= self.max_hold:
-            return self.flush(force=True)
+            return self.flush(force=True, now=now)
         return self.flush(force=False, now=now)
 
     def flush(self, *, force: bool, now: float | None = None) -> list[Record]:
@@ -136,15 +175,48 @@ class TypedTextGuard:
             return []
         # Scan the whole buffer (so a finding that runs into the held tail is seen whole), but
         # release only up to the cut — moved back to the start of any span that crosses it.
-        redacted, kinds, spans = self._find(events)
+        redacted, spans = self._find(events, now, final=force)
         if not force:
-            for first, last in spans:
+            for first, last, _ in spans:
                 if first < cut <= last:
                     cut = first
         release, self._events = events[:cut], events[cut:]
+        kinds = {first: kind for first, _, kind in spans if first < cut}
+        for first, last, kind in spans:
+            if first < cut:
+                self._spans.append(self._held_span(events, first, last, kind))
         out = self._emit(release, redacted, kinds)
         self._remember(release, redacted)
         return out
+
+    def pending(self, now: float) -> list[HeldSpan]:
+        """Held spans that form a finding or may be the start of one (for the screen shield).
+
+        The word still being typed is always one: until it is finished nobody can say what it
+        becomes (``jane.doe@exa…``), so its echo stays off the frames until it is.
+        """
+        events = self._events
+        if not events:
+            return []
+        _, spans = self._find(events, now, final=True)
+        out = [self._held_span(events, first, last, kind) for first, last, kind in spans]
+        final, _ = self._texts(events)
+        tail = len(final.chars)
+        while tail > 0 and final.chars[tail - 1] not in _BOUNDARY:
+            tail -= 1
+        if tail < len(final.chars):
+            out.append(self._held_span(events, final.owners[tail], final.owners[-1], "unfinished"))
+        return out
+
+    def take_spans(self) -> list[HeldSpan]:
+        """Spans redacted since the last call."""
+        out, self._spans = self._spans, []
+        return out
+
+    def field_break(self) -> None:
+        """The caret moved to another field of the same window (a click): mark it in the context."""
+        if not self._context.endswith(FIELD_BREAK):
+            self._context = (self._context + FIELD_BREAK)[-self.context_chars :]
 
     def discard(self) -> int:
         """Drop everything held (pause, consent withdrawn); nothing of it is written."""
@@ -204,16 +276,25 @@ class TypedTextGuard:
                 break
         return last + 1
 
-    def _find(self, events: list[KeyEvent]) -> tuple[set[int], dict[int, str], list[tuple[int, int]]]:
-        """Indices of events to drop, the finding kind at each span's first press, the spans."""
-        final, raw = self._texts(events)
+    def _find(self, events: list[KeyEvent], now: float | None, *, final: bool
+              ) -> tuple[set[int], list[tuple[int, int, str]]]:
+        """Indices of events to drop and the spans ``(first, last, kind)`` they form.
+
+        ``final``: the text is about to be released whole, so an unfinished token at its end is
+        checked for being the start of a secret.
+        """
+        final_text, raw = self._texts(events)
         ctx = self._context
         spans: list[tuple[list[int], str]] = []
-        for text in (final, raw):
+        for text in (final_text, raw):
             if not text.chars:
                 continue
             try:
-                found = self._scan(ctx + text.text)
+                found: list[FindingLike] = list(self._scan(ctx + text.text))
+                if final and text is final_text and self._partial is not None:
+                    tail = self._partial(ctx + text.text)
+                    if tail is not None:
+                        found.append(tail)
             except Exception:
                 # Fail closed: text the detector could not check is never written.
                 log.error("typed-text detector failed; %d characters withheld as unscanned", len(text.chars))
@@ -226,20 +307,19 @@ class TypedTextGuard:
                 owners = text.owners[lo:hi]
                 if owners:
                     spans.append((owners, f.kind))
+        spans += self._silent_runs(events, now)
         drop: set[int] = set()
-        kinds: dict[int, str] = {}
-        ranges: list[tuple[int, int]] = []
+        ranges: list[tuple[int, int, str]] = []
         for owners, kind in spans:
             first, last = min(owners), max(owners)
             # Modifier presses right before the span (Shift for a leading capital) go with it.
             while first > 0 and events[first - 1].kind == "key_press" and events[first - 1].char is None \
                     and is_modifier_keysym(events[first - 1].keysym):
                 first -= 1
-            kinds.setdefault(first, kind)
             drop.update(range(first, last + 1))
-            ranges.append((first, last))
+            ranges.append((first, last, kind))
         if not drop:
-            return drop, kinds, ranges
+            return drop, ranges
         # Keep pairs consistent: a dropped press takes its release with it; a release inside a
         # span whose press was released earlier stays.
         pressed_at: dict[int, int] = {}
@@ -258,10 +338,46 @@ class TypedTextGuard:
         # A span ends with the last release of its keys, so the hold-back cut cannot separate
         # a redacted press from its release (the release would name the key).
         ranges = [
-            (first, max([last, *(release_of.get(p, last) for p in range(first, last + 1) if p in drop)]))
-            for first, last in ranges
+            (first, max([last, *(release_of.get(p, last) for p in range(first, last + 1) if p in drop)]), kind)
+            for first, last, kind in ranges
         ]
-        return drop, kinds, ranges
+        # One marker per stretch of dropped keys: overlapping spans (a finding inside a silent
+        # run) merge, the first kind found at the earliest start naming it.
+        ranges.sort()
+        merged: list[tuple[int, int, str]] = []
+        for first, last, kind in ranges:
+            if merged and first <= merged[-1][1]:
+                f0, l0, k0 = merged[-1]
+                merged[-1] = (f0, max(l0, last), k0)
+            else:
+                merged.append((first, last, kind))
+        return drop, merged
+
+    def _silent_runs(self, events: list[KeyEvent], now: float | None) -> list[tuple[list[int], str]]:
+        """Runs of printable keys the window did not echo: typed with echo off, a secret."""
+        if self.echoed is None:
+            return []
+        out: list[tuple[list[int], str]] = []
+        run: list[int] = []
+        for i, ev in enumerate([*events, None]):
+            ends = ev is None or (ev.kind == "key_press" and (ev.char in _BOUNDARY or (
+                ev.char is None and not is_modifier_keysym(ev.keysym) and ev.keysym_name != "BackSpace")))
+            if ev is not None and not ends:
+                if ev.kind == "key_press" and ev.char is not None:
+                    run.append(i)
+                continue
+            if len(run) >= 2:
+                first, last = events[run[0]], events[run[-1]]
+                after = ev.t if ev is not None else None
+                seen = self.echoed(first.window_id, first.t, last.t, after, float("inf") if now is None else now)
+                if seen is False:
+                    out.append((run, "password"))
+            run = []
+        return out
+
+    def _held_span(self, events: list[KeyEvent], first: int, last: int, kind: str) -> HeldSpan:
+        after = next((ev.t for ev in events[last + 1:] if ev.kind == "key_press"), None)
+        return HeldSpan(events[first].window_id, events[first].t, events[last].t, after, kind)
 
     def _emit(self, events: list[KeyEvent], drop: set[int], kinds: dict[int, str]) -> list[Record]:
         out: list[Record] = []

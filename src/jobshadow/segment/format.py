@@ -144,6 +144,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "monitors": {"type": "array"},
             "windows": {"type": "array"},
             "masked_area": {"type": "integer"},
+            "shielded_area": {"type": "integer"},
         },
         "required": ["kind", "t", "seq", "reason", "width", "height", "keyframe", "monitors", "windows"],
     },

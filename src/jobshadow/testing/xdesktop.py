@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from typing import Any
 
 
 class Desktop:
@@ -82,6 +83,15 @@ class Desktop:
         out = subprocess.run(["xdotool", "getactivewindow"], env=self.env, capture_output=True, text=True)
         return int(out.stdout.strip() or 0)
 
+    def screenshot(self) -> Any:
+        """The whole screen now, as a PIL RGB image (for tests that read it back)."""
+        import mss
+        from PIL import Image
+
+        with mss.MSS(display=self.display) as grabber:
+            shot = grabber.grab(grabber.monitors[0])
+            return Image.frombytes("RGB", shot.size, shot.rgb)
+
     @staticmethod
     def wait_for(cond: object, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -126,12 +136,18 @@ def desktop(**kw: object) -> Iterator[Desktop]:
         d.close()
 
 
-def xterm(d: Desktop, name: str, geometry: str = "160x50+0+0", title: str | None = None) -> str:
-    """An xterm running `cat` (echoes what is typed, no shell prompt to interfere)."""
+def xterm(d: Desktop, name: str, geometry: str = "160x50+0+0", title: str | None = None,
+          command: tuple[str, ...] = ("cat",)) -> str:
+    """An xterm running ``command``: `cat` by default (echoes what is typed, no shell prompt to
+    interfere); ``SHELL_COMMAND`` gives a bash that keeps no history file."""
     argv = ["xterm", "-name", name, "-geometry", geometry]
     if title:
         argv += ["-title", title]
-    argv += ["-e", "cat"]
+    argv += ["-e", *command]
     return d.app(argv, name)
+
+
+# An interactive bash with a plain prompt that writes no history (tests type secrets into it).
+SHELL_COMMAND = ("env", "HISTFILE=/dev/null", "PS1=$ ", "bash", "--norc", "--noprofile", "-i")
 
 
