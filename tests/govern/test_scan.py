@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -139,3 +140,22 @@ def test_exports_readable_by_others_are_found(gov: Governance, built: BuiltLake,
     assert len(found) == 1 and "manifest.json" in found[0].message
     (out / "manifest.json").chmod(0o600)
     assert gov.scan() == []
+
+
+def test_secrets_that_got_past_the_device_are_found_in_curated_text(tmp_path: Path) -> None:
+    from jobshadow.testing.lake import SegmentSpec, build_lake
+
+    # Segments written straight to the spool, as a faulty (or old) recorder would have.
+    leaky = build_lake(tmp_path / "leaky", {
+        "carol@example.com": [
+            SegmentSpec(text="notes for today", title="bash: export AWS_ACCESS_KEY_ID=AKIAZ4QXW7PLM3NRT2VB"),
+            SegmentSpec(text="mail me at jane.doe@example.com please", title="Terminal"),
+        ],
+    })
+    with Governance(leaky.settings) as gov:
+        found = [f for f in gov.scan() if f.kind == "sensitive_text"]
+    where = {f.resource for f in found}
+    assert where == {"table:curated.windows", "table:curated.events"}, found
+    details = " ".join(f.message for f in found)
+    assert "aws_access_key" in details and "email" in details
+    assert "AKIAZ4" not in details and "jane.doe" not in details  # the finding never repeats the value

@@ -14,7 +14,7 @@ from jobshadow.errors import ConfigError, JobshadowError
 class Finding:
     """One problem the exposure scan found."""
 
-    kind: str  # unlabelled, broad_grant, large_group, plaintext, derived_labels, export, key_file
+    kind: str  # unlabelled, broad_grant, large_group, plaintext, sensitive_text, derived_labels, export, key_file
     resource: str
     message: str
 

@@ -9,6 +9,10 @@ Checks, each yielding ``Finding``s with a stable ``kind``:
 * ``plaintext`` — a sensitive value (sampled from sealed columns, decrypted) found in clear in a
   warehouse file (Parquet values, manifests, metadata) or an object-store blob; or a blob that is
   not sealed at all;
+* ``sensitive_text`` — a secret or piece of PII that the detector finds in a sample of the
+  curated text (window titles, task and marker details, text typed per segment and assistant
+  prompts, decrypted): the device should have removed it, so something let it through. The
+  finding names the table, column and segment, never the value;
 * ``derived_labels`` — a derived table labelled less strictly than its inputs without a
   recorded declassification;
 * ``key_file`` — a key file readable by other users.
@@ -51,6 +55,7 @@ def exposure_scan(gov: Governance) -> list[Finding]:
     findings += _key_files(gov, Finding)
     findings += _exports(gov, Finding)
     findings += _plaintext(gov, Finding)
+    findings += _sensitive_text(gov, Finding)
     gov.audit([gov._record(SCANNER, "scan", "table:*", "privacy_audit", True, ("exposure-scan",),
                            detail={"findings": len(findings),
                                    "kinds": ",".join(sorted({f.kind for f in findings}))})])
@@ -259,4 +264,64 @@ def _plaintext(gov: Governance, finding: type[Finding]) -> list[Finding]:
             out.append(finding("plaintext", f"blob:{name}", f"object-store blob {name} is not sealed"))
         elif bpattern is not None and bpattern.search(blob):
             out.append(finding("plaintext", f"blob:{name}", f"a sensitive value is in clear in blob {name}"))
+    return out
+
+
+# Whole values: titles and marker details are text in one piece.
+_TEXT_COLUMNS = {curated.WINDOWS.name: ("title",), curated.MARKERS.name: ("detail",)}
+# Typed one key per row: rebuilt per segment in order, as it was typed.
+_KEY_COLUMNS = (("char", "keysym_name"), ("prompt_char", "prompt_keysym_name"))
+
+
+def _sensitive_text(gov: Governance, finding: type[Finding]) -> list[Finding]:
+    """Run the detector over a sample of curated text; every finding is a leak past the device."""
+    from jobshadow.sensitive import scan
+
+    limit = gov.settings.govern.scan_sample_values
+    rng = random.Random(0x7E47)
+    out: list[Finding] = []
+    names = set(gov.labelled_tables())
+    for table, columns in _TEXT_COLUMNS.items():
+        if table not in names:
+            continue
+        data = gov.tables.scan(table, [*columns, "segment_id"], decrypt=set(columns))
+        segs = data.column("segment_id").to_pylist()
+        for col in columns:
+            values = data.column(col).to_pylist()
+            rows = [i for i, v in enumerate(values) if isinstance(v, str) and v]
+            for i in rng.sample(rows, min(limit, len(rows))):
+                kinds = sorted({f.kind for f in scan(values[i])})
+                if kinds:
+                    out.append(finding("sensitive_text", f"table:{table}",
+                                       f"{table}.{col} of segment {segs[i]} holds {', '.join(kinds)} in clear "
+                                       "(the device should have redacted it)"))
+    if curated.EVENTS.name in names:
+        cols = [c for pair in _KEY_COLUMNS for c in pair]
+        data = gov.tables.scan(curated.EVENTS.name, ["segment_id", "seq", "kind", *cols], decrypt=set(cols))
+        by_segment: dict[str, list[int]] = {}
+        segs = data.column("segment_id").to_pylist()
+        for i, seg in enumerate(segs):
+            by_segment.setdefault(seg, []).append(i)
+        kinds_col = data.column("kind").to_pylist()
+        seqs = data.column("seq").to_pylist()
+        for seg in rng.sample(sorted(by_segment), min(limit, len(by_segment))):
+            order = sorted(by_segment[seg], key=lambda i: seqs[i] if seqs[i] is not None else -1)
+            for char_col, name_col in _KEY_COLUMNS:
+                chars = data.column(char_col).to_pylist()
+                key_names = data.column(name_col).to_pylist()
+                text: list[str] = []
+                for i in order:
+                    if kinds_col[i] == "redaction":
+                        text.append("\u2588")  # what the device removed stays removed
+                    elif kinds_col[i] != "key_press":
+                        continue
+                    elif isinstance(chars[i], str):
+                        text.append(chars[i])
+                    elif key_names[i] == "BackSpace" and text:
+                        text.pop()
+                kinds = sorted({f.kind for f in scan("".join(text))})
+                if kinds:
+                    out.append(finding("sensitive_text", f"table:{curated.EVENTS.name}",
+                                       f"text typed in segment {seg} ({char_col}) holds {', '.join(kinds)} in clear "
+                                       "(the device should have redacted it)"))
     return out
