@@ -265,3 +265,23 @@ def test_a_click_between_fields_marks_a_field_break_in_the_context() -> None:
         guard.push(e)
     guard.flush(force=True)
     assert seen[-1].endswith("alice\x1fpw")
+
+
+def test_what_follows_a_secret_cut_off_unfinished_is_its_rest_and_is_redacted_too() -> None:
+    from jobshadow.sensitive import partial
+
+    guard = TypedTextGuard(scan, holdback=0.3, max_hold=1.0, partial=partial)
+    t = Typist()
+    out: list[KeyEvent | Redaction] = []
+    for chunk in ("key AKIAZ4QXW7", "PLM3NRT2VB and card 4111 1111", " 1111 1111 done\n"):
+        for e in t.text(chunk):
+            out += guard.push(e)
+            out += guard.tick(e.t)
+        t.t += 2.0  # interrupted longer than the hold time
+        out += guard.tick(t.t)
+    out += guard.flush(force=True)
+    text = text_of(out)
+    assert text.startswith("key [aws_access_key]") and text.endswith("done\n"), text
+    for half in ("Z4QXW7", "PLM3NRT2VB", "4111", "1111"):
+        assert half not in text, text
+    assert "and card" in text  # ordinary words after the rest are written

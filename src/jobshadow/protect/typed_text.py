@@ -50,6 +50,7 @@ from jobshadow.records import KeyEvent, Redaction
 
 Record = KeyEvent | Redaction
 FIELD_BREAK = "\x1f"
+_NUMBER_KINDS = frozenset({"credit_card", "phone", "iban", "us_ssn"})
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,9 @@ class TypedTextGuard:
         # would name the key, so it is dropped when it comes.
         self._orphans: set[int] = set()
         self._spans: list[HeldSpan] = []
+        # Kind of a secret whose first part was redacted unfinished: what is typed next, until
+        # the token ends, is its rest (never written in clear either).
+        self._continues: str | None = None
         self.redactions = 0
 
     @property
@@ -187,6 +191,14 @@ class TypedTextGuard:
                 self._spans.append(self._held_span(events, first, last, kind))
         out = self._emit(release, redacted, kinds)
         self._remember(release, redacted)
+        if force:
+            final, _ = self._texts(release)
+            ends_open = bool(final.chars) and final.chars[-1] not in _BOUNDARY and bool(release) and \
+                (len(release) - 1) in redacted
+            self._continues = next((k for f, last, k in spans if last >= len(release) - 1), None) \
+                if ends_open else None
+        elif self._continues is not None and any(e.kind == "key_press" and e.char in _BOUNDARY for e in release):
+            self._continues = None
         return out
 
     def pending(self, now: float) -> list[HeldSpan]:
@@ -308,6 +320,10 @@ class TypedTextGuard:
                 if owners:
                     spans.append((owners, f.kind))
         spans += self._silent_runs(events, now)
+        if self._continues is not None:
+            rest = self._continuation(final_text, self._continues)
+            if rest:
+                spans.append((rest, self._continues))
         drop: set[int] = set()
         ranges: list[tuple[int, int, str]] = []
         for owners, kind in spans:
@@ -352,6 +368,22 @@ class TypedTextGuard:
             else:
                 merged.append((first, last, kind))
         return drop, merged
+
+    @staticmethod
+    def _continuation(text: _Text, kind: str) -> list[int]:
+        """Owners of the leading characters that continue a secret cut off unfinished: up to
+        the end of the token, or through further digit groups for a number."""
+        numeric = kind in _NUMBER_KINDS
+        n = 0
+        for ch in text.chars:
+            belongs = (ch.isdigit() or ch in " -./()") if numeric else ch not in _BOUNDARY
+            if not belongs:
+                break
+            n += 1
+        # A number's trailing separator is not part of it.
+        while numeric and n and not text.chars[n - 1].isdigit():
+            n -= 1
+        return text.owners[:n]
 
     def _silent_runs(self, events: list[KeyEvent], now: float | None) -> list[tuple[list[int], str]]:
         """Runs of printable keys the window did not echo: typed with echo off, a secret."""

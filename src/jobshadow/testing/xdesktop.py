@@ -151,3 +151,17 @@ def xterm(d: Desktop, name: str, geometry: str = "160x50+0+0", title: str | None
 SHELL_COMMAND = ("env", "HISTFILE=/dev/null", "PS1=$ ", "bash", "--norc", "--noprofile", "-i")
 
 
+
+# Debian's Chromium on a machine with no network: no background traffic, no first-run UI.
+CHROMIUM_FLAGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--no-default-browser-check", "--disable-features=Translate",
+                  "--password-store=basic", "--disable-quic")
+
+
+def chromium(d: Desktop, url: str, profile: str, *, geometry: tuple[int, int, int, int] = (0, 0, 1000, 700),
+             extra: tuple[str, ...] = ()) -> str:
+    """A real Chromium window on the desktop showing ``url``, with its own profile directory."""
+    x, y, w, h = geometry
+    argv = ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-position={x},{y}",
+            f"--window-size={w},{h}", *extra, url]
+    return d.app(argv, "chromium", timeout=60.0)
