@@ -136,6 +136,9 @@ class ServerSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=
     workers: Annotated[int, Meta(ge=0, le=64, description=(
         "Collector processes sharing the port (one Python process uses about one core); 0: one per "
         "CPU core."))] = 0
+    metrics_port: Annotated[int, Meta(ge=0, le=65535, description=(
+        "Loopback port where Prometheus metrics (summed over the workers) are served at /metrics; "
+        "the collector's own port never serves them. 0: not served."))] = 0
 
 
 class GovernSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -148,6 +151,21 @@ class GovernSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=
         "Where signed audit tree heads are published (outside the audit database, ideally "
         "write-once storage); `audit verify` checks the log against them. Empty: "
         "JOBSHADOW_HOME/server/audit-heads."))] = ""
+    audit_signer: Annotated[str, Meta(description=(
+        "Who signs audit checkpoints. Empty: a 0600 key file JOBSHADOW_HOME/server/keys/"
+        "audit-signing.pem (one-machine use; `govern scan` warns). 'file:PATH': a key file kept "
+        "elsewhere. 'command:PROGRAM ARGS': a KMS or HSM behind a program that prints the public "
+        "key for `ARGS public-key` and signs stdin for `ARGS sign` (see docs/audit.md)."))] = ""
+    audit_witnesses: Annotated[list[str], Meta(description=(
+        "Witnesses that co-sign audit checkpoints, one 'VERIFIER-KEY URL' each (as printed by "
+        "`jobshadow audit witness init`); checkpoints are sent to them as they are signed."))] = (
+        msgspec.field(default_factory=list))
+    audit_quorum: Annotated[int, Meta(ge=0, description=(
+        "Witnesses that must confirm the log for `audit verify` to pass; 0: a majority of "
+        "audit_witnesses (with none configured, only the operator's own signatures are checked)."))] = 0
+    audit_head_interval: Annotated[float, Meta(gt=0, le=60, description=(
+        "While records are appended, a checkpoint is signed and sent to the witnesses at least "
+        "this often (seconds): the unwitnessed tail of the log is about this long."))] = 2.0
     max_group_size: Annotated[int, Meta(ge=1, description=(
         "The exposure scan flags a grant to any group with more members than this."))] = 50
     broad_groups: Annotated[list[str], Meta(description=(
@@ -161,6 +179,10 @@ class GovernSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=
         "Sensitive values sampled per sealed column when the exposure scan looks for plaintext."))] = 200
     query_max_rows: Annotated[int, Meta(ge=1, description=(
         "Most rows a query over HTTP returns."))] = 100000
+    query_timeout: Annotated[Duration, Meta(description=(
+        "A governed query (CLI or HTTP) running longer than this is cancelled."))] = Duration(30)
+    query_memory_mb: Annotated[int, Meta(ge=16, description=(
+        "Memory a governed query's SQL engine may use, in MiB; past it the query fails."))] = 1024
 
 
 class DatasetSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
