@@ -22,6 +22,7 @@ needs=(
   "bin:chromium:chromium"
   "bin:tesseract:tesseract-ocr"
   "file:/usr/share/tesseract-ocr/5/tessdata/eng.traineddata:tesseract-ocr-eng"
+  "file:/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf:fonts-dejavu-core"
 )
 missing=()
 for item in "${needs[@]}"; do

@@ -21,7 +21,7 @@ def lake_people() -> dict[str, list[SegmentSpec]]:
     return {
         "alice@example.com": [
             SegmentSpec(text=f"login {TYPED_CANARY} done", title=TITLE_CANARY, task="update the salary sheet"),
-            SegmentSpec(text=PROMPT_CANARY, title="ChatGPT - Chromium", app="chromium", video_bytes=20_000),
+            SegmentSpec(text=PROMPT_CANARY, title="ChatGPT - Chromium", app="chromium", screens=2),
         ],
         "bob@example.com": [SegmentSpec(text="bob writes notes", title="Notes - xedit", app="xedit")],
     }

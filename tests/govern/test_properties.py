@@ -980,10 +980,10 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Erased]:
     """A real lake (collector, uploads, curation) of three people plus a derived table; Alice typed
     and showed canaries. Everything is checked to be present and readable, then Alice is erased."""
     built = build_lake(tmp_path_factory.mktemp("erase-lake"), {
-        "alice@example.com": [SegmentSpec(text=f"pw {TYPED} ok", title=TITLE, task=TASK, video_bytes=20_000),
+        "alice@example.com": [SegmentSpec(text=f"pw {TYPED} ok", title=TITLE, task=TASK, screens=2),
                               SegmentSpec(text=PROMPT, title="ChatGPT - Chromium", app="chromium")],
         "bob@example.com": [SegmentSpec(text="bob types notes", title="Notes - xedit", app="xedit",
-                                        video_bytes=10_000)],
+                                        screens=2)],
         "carol@example.com": [SegmentSpec(text="carol writes", title="Mail")],
     })
     gov = Governance(built.settings)

@@ -67,6 +67,8 @@ def curate_run(app: AppContext, limit: int | None, as_json: bool) -> None:
     else:
         click.echo(f"curated {report.curated}, already curated {report.skipped}, erased {report.erased}, "
                    f"failed {report.failed}, rows {report.rows}" + (" (programme paused)" if report.paused else ""))
+        click.echo(f"screen: {report.frames} frames read, {report.frames_redacted} with secrets or personal data "
+                   f"filled, {report.frames_withheld} withheld (could not be checked)")
     if report.failed:
         raise InputError(f"{report.failed} segment(s) failed to curate; see the log (-v)")
 

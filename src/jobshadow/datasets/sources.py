@@ -94,12 +94,16 @@ def _markers(rows: list[dict[str, Any]]) -> list[MarkerEvent]:
 
 
 def _units(frames: list[dict[str, Any]], media: Callable[[], bytes]) -> Callable[[], list[tuple[int, bytes]]]:
-    ordered = sorted(frames, key=lambda r: r["frame_seq"])
+    # A withheld frame (the redact stage could not check it) has no media: it is never shown. A
+    # segment whose frames were all withheld has no media blob at all.
+    ordered = sorted((r for r in frames if r.get("media_offset") is not None and r.get("media_length")),
+                     key=lambda r: r["frame_seq"])
 
     def load() -> list[tuple[int, bytes]]:
+        if not ordered:
+            return []
         blob = media()
-        return [(r["frame_seq"], blob[r["media_offset"]: r["media_offset"] + r["media_length"]]) for r in ordered
-                if r.get("media_offset") is not None]
+        return [(r["frame_seq"], blob[r["media_offset"]: r["media_offset"] + r["media_length"]]) for r in ordered]
 
     return load
 
@@ -189,6 +193,10 @@ class LocalSource:
                 raise
             except Exception as exc:
                 raise InputError(f"{path.name} is not a readable segment: {exc}") from None
+            # Dataset images come only from redacted frames, here as in the lake.
+            from jobshadow.redact.media import redact_media
+
+            tables[curated.FRAMES.name], blob, _report = redact_media(tables[curated.FRAMES.name], blob)
             seg = tables[curated.SEGMENTS.name].column("segment_id")[0].as_py()
             media[seg] = blob
             for name, table in tables.items():

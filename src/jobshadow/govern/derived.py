@@ -30,6 +30,12 @@ if TYPE_CHECKING:
 
 PIPELINE = "service:pipeline"
 DATASETS = "datasets"
+# Built-in declassifier steps: registered on first use, audited on every use.
+SCREEN_REDACTION = "screen_redaction"
+BUILTIN_DECLASSIFIERS = {
+    SCREEN_REDACTION: "The redact stage: screen frames are read (OCR) and every secret or piece of personal data "
+    "found is filled before a frame is curated; frames it cannot check are withheld. Lowers no label.",
+}
 
 
 class Derivation:
@@ -51,6 +57,24 @@ class Derivation:
         def refresh_tables(self) -> None: ...
 
         def _segment_purposes(self) -> list[tuple[str, str, tuple[str, ...]]]: ...
+
+    def declassify_step(self, principal: str, purpose: str, declassifier: str, resource: str, subject: str | None,
+                        detail: dict[str, str | int]) -> None:
+        """Audit one use of a registered declassifier step on ``resource`` (counts only in ``detail``).
+
+        The built-in steps are registered the first time they run.
+        """
+        if self.state.declassifier(declassifier) is None:
+            description = BUILTIN_DECLASSIFIERS.get(declassifier)
+            if description is None:
+                raise PolicyDenied(f"no registered declassifier {declassifier!r}")
+            try:
+                self.state.register_declassifier(declassifier, [], description, by="system:jobshadow")
+            except Exception:
+                if self.state.declassifier(declassifier) is None:  # not a concurrent registration
+                    raise
+        self.audit([self._record(principal, "declassify", resource, purpose, True, (f"declassifier:{declassifier}",),
+                                 "declassifier step", subject=subject, detail=detail)])
 
     def write_derived(self, principal: str, purpose: str, name: str, data: pa.Table, *, inputs: list[str],
                       column_labels: dict[str, list[str]], column_sources: dict[str, list[str]],

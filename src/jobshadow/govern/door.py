@@ -44,7 +44,7 @@ from jobshadow.govern.audit import (
 )
 from jobshadow.govern.blobs import Blobs
 from jobshadow.govern.consent import ConsentMirror
-from jobshadow.govern.derived import PIPELINE, Derivation
+from jobshadow.govern.derived import PIPELINE, SCREEN_REDACTION, Derivation
 from jobshadow.govern.expr import both, eq, isin
 from jobshadow.govern.heads import publish, published
 from jobshadow.govern.keys import FileKEK, KeyUnavailable, SubjectKeys
@@ -61,6 +61,7 @@ from jobshadow.lake.curated import TableDef
 
 __all__ = [
     "PIPELINE",
+    "SCREEN_REDACTION",
     "Finding",
     "Governance",
     "GovernedRead",

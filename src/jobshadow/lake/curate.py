@@ -1,10 +1,13 @@
 """Turn landed segments into curated tables, exactly once (curated zone; runs as the pipeline).
 
 For each landed segment not yet curated: open it through the governance door, parse its MCAP
-channels, pseudonymise the person, and append rows to ``curated.events``, ``windows``,
-``frames`` and ``markers`` (sealed columns go to the vault under the subject's key), store the
-screen as a sealed media blob, and finally a ``curated.segments`` row — written last, so its
-presence means the segment is complete. A segment interrupted half-way is cleaned up and redone.
+channels, pseudonymise the person, pass its screen through the redact stage (every frame read and
+filled where secrets or personal data show; a frame that cannot be checked is withheld, never
+passed through; audited as the ``screen_redaction`` declassifier step), and append rows to
+``curated.events``, ``windows``, ``frames`` and ``markers`` (sealed columns go to the vault under
+the subject's key), store the redacted screen as a sealed media blob, and finally a
+``curated.segments`` row — written last, so its presence means the segment is complete. A
+segment interrupted half-way is cleaned up and redone.
 
 Typed keys in AI-assistant windows (ChatGPT, Claude, Gemini, Copilot, …) are kept apart from
 other typing: their characters go to the ``ai_prompt``-labelled columns.
@@ -18,14 +21,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from jobshadow.govern.door import PIPELINE, Governance, KeyUnavailable
+from jobshadow.govern.door import PIPELINE, SCREEN_REDACTION, Governance, KeyUnavailable
 from jobshadow.govern.expr import eq
 from jobshadow.lake import curated
 from jobshadow.lake.rows import segment_tables
+from jobshadow.redact.media import MediaReport, redact_media
 
 log = logging.getLogger(__name__)
 
 PURPOSE = "processing"
+
+
 @dataclass
 class CurationReport:
     curated: int = 0
@@ -33,6 +39,9 @@ class CurationReport:
     failed: int = 0
     erased: int = 0
     rows: int = 0
+    frames: int = 0
+    frames_redacted: int = 0  # frames in which the redact stage filled something
+    frames_withheld: int = 0  # frames it could not check: curated without pixels, never shown
     paused: bool = False
 
 
@@ -60,8 +69,12 @@ def curate(gov: Governance, *, limit: int | None = None, progress: bool = False)
     with _progress(len(todo), progress) as advance:
         for row in todo:
             try:
-                report.rows += curate_one(gov, row)
+                rows, screen = curate_one(gov, row)
+                report.rows += rows
                 report.curated += 1
+                report.frames += screen.frames
+                report.frames_redacted += screen.redacted
+                report.frames_withheld += screen.withheld
             except KeyUnavailable:
                 # The person was erased after this segment landed: it must never enter the lake.
                 gov.discard_landed(PIPELINE, PURPOSE, row["blob_uri"], row["content_hash"])
@@ -87,11 +100,14 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[], None]]:
         yield lambda: bar.advance(task)
 
 
-def curate_one(gov: Governance, landing: dict[str, Any]) -> int:
+def curate_one(gov: Governance, landing: dict[str, Any]) -> tuple[int, MediaReport]:
     plaintext = gov.open_landed(PIPELINE, PURPOSE, landing["blob_uri"], landing["content_hash"])
     subject = gov.subject_for(landing["person_id"])
     tables, media = segment_tables(plaintext, subject, landing)
     seg = tables[curated.SEGMENTS.name].column("segment_id")[0].as_py()
+    # The redact stage: curated media hold only frames read and filled, or none (withheld).
+    tables[curated.FRAMES.name], media, screen = redact_media(tables[curated.FRAMES.name], media)
+    gov.declassify_step(PIPELINE, PURPOSE, SCREEN_REDACTION, f"media:{seg}", subject, screen.as_detail())
     # A previous attempt may have stopped half-way: remove its rows first.
     for defn in (curated.EVENTS, curated.ACTIONS, curated.WINDOWS, curated.FRAMES, curated.MARKERS, curated.VAULT):
         gov.delete_where(PIPELINE, PURPOSE, defn.name, eq("segment_id", seg), "re-curation of a segment")
@@ -104,4 +120,4 @@ def curate_one(gov: Governance, landing: dict[str, Any]) -> int:
     # The lake now holds the segment sealed per subject; the landing copy (sealed to the shared
     # landing key, so not covered by crypto-shredding) is no longer needed.
     gov.discard_landed(PIPELINE, PURPOSE, landing["blob_uri"], landing["content_hash"])
-    return rows
+    return rows, screen

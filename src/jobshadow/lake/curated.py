@@ -159,6 +159,9 @@ FRAMES = TableDef("curated.frames", (
     ColumnDef("keyframe", pa.bool_(), "device_meta"),
     ColumnDef("windows", pa.string(), "device_meta", doc="JSON stacking: ids, classes, rectangles, masked"),
     ColumnDef("masked_area", pa.int64(), "device_meta"),
+    ColumnDef("screen_findings", pa.int32(), "device_meta", doc="boxes the redact stage filled in this frame"),
+    ColumnDef("withheld", pa.bool_(), "device_meta", doc="the redact stage could not check this frame: it has "
+              "no pixels (never shown)"),
     ColumnDef("media_offset", pa.int64(), "screen_content", doc="where the access unit starts in the media blob"),
     ColumnDef("media_length", pa.int64(), "screen_content"),
 ), "screen frames; the pixels are in a per-segment sealed media blob")

@@ -93,14 +93,16 @@ def enrol_device(collector: LiveCollector, root: Path, email: str) -> FleetDevic
 
 def make_segment(home: Home, *, events: int = 500, video_bytes: int = 0, session: str | None = None,
                  index: int = 1, text: str = "", title: str | None = None, app: str = "xterm",
-                 task: str | None = None, screens: int = 0, shade: int = 0) -> SegmentFile:
+                 task: str | None = None, screens: int = 0, shade: int = 0,
+                 screen_text: tuple[str, ...] = ()) -> SegmentFile:
     """A finished, sealed spool segment as the recorder writes it.
 
     ``text`` is typed (press and release per character) into a focused window of ``app`` titled
     ``title``; ``task`` adds task start/end markers with that title. ``screens`` adds that many
     real H.264 frames of a small synthetic screen (each a different colour, from colour ``shade``
-    on, so two people's screens can differ), with a click before each of them; ``video_bytes``
-    instead adds incompressible stand-in frames (not decodable).
+    on, so two people's screens can differ), with a click before each of them, showing the lines
+    of ``screen_text`` in a monospace font; ``video_bytes`` instead adds incompressible stand-in
+    frames (not decodable).
     """
     key = load_spool_key(home, "file")
     store = SpoolStore(home)
@@ -113,7 +115,7 @@ def make_segment(home: Home, *, events: int = 500, video_bytes: int = 0, session
                                    "started": "2026-11-22T10:00:00+00:00", "wall_offset": 1.7e9,
                                    "screen": {"width": width, "height": height},
                                    "monitors": [{"x": 0, "y": 0, "width": width, "height": height}]})
-        screen = _Screens(shade) if screens else None
+        screen = _Screens(shade, screen_text) if screens else None
         if screen is not None:
             screen.frame(w, 0.0, "start")  # every segment opens on a keyframe of the screen
         if title is not None:
@@ -154,7 +156,7 @@ SCREEN = (320, 240)
 class _Screens:
     """Real H.264 frames of a small synthetic screen: frame k shows a colour band of colour k + shade."""
 
-    def __init__(self, shade: int = 0) -> None:
+    def __init__(self, shade: int = 0, text: tuple[str, ...] = ()) -> None:
         from jobshadow.records import VisibleWindow
         from jobshadow.segment.video import H264Encoder
 
@@ -162,6 +164,7 @@ class _Screens:
         self.window = VisibleWindow(0x1200001, "XTerm", Rect(0, 0, *SCREEN), True, False)
         self.seq = 0
         self.shade = shade
+        self.text = _text_layer(text) if text else None
 
     def frame(self, w: SegmentWriter, t: float, reason: str) -> None:
         width, height = SCREEN
@@ -170,10 +173,27 @@ class _Screens:
         pixels = bytearray(b"\x80\x80\x80\xff" * width * height)
         for y in range(height // 4, height // 2):
             pixels[y * width * 4:(y + 1) * width * 4] = band * width
+        if self.text is not None:
+            top = height // 2 * width * 4
+            pixels[top:] = self.text[top:]
         data, key = self.encoder.encode(bytes(pixels), width, height, int(t * 1000))
         self.seq += 1
         w.write_frame(EncodedFrame(FrameMeta(t, self.seq, reason, t, width, height, key, (),  # type: ignore[arg-type]
                                              (self.window,)), data))
+
+
+def _text_layer(lines: tuple[str, ...]) -> bytes:
+    """A BGRA screen of dark text on white (DejaVu Sans Mono), lines from mid-height down."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    height = SCREEN[1]
+    im = Image.new("RGBA", SCREEN, (255, 255, 255, 255))
+    draw = ImageDraw.Draw(im)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", 13)
+    for i, line in enumerate(lines):
+        draw.text((4, height // 2 + 6 + 18 * i), line, fill=(20, 20, 20, 255), font=font)
+    r, g, b, a = im.split()
+    return Image.merge("RGBA", (b, g, r, a)).tobytes()
 
 
 def _write_screens(w: SegmentWriter, screens: _Screens, n: int, t0: float) -> int:

@@ -26,6 +26,7 @@ class SegmentSpec:
     video_bytes: int = 0
     screens: int = 0
     shade: int = 0  # first colour of the synthetic screens
+    screen_text: tuple[str, ...] = ()  # lines of text the synthetic screens show
 
 
 @dataclass
@@ -52,7 +53,7 @@ def build_lake(root: Path, people: dict[str, list[SegmentSpec]], *, purposes: tu
             for i, spec in enumerate(specs):
                 seg = make_segment(device.home, events=spec.events, video_bytes=spec.video_bytes, index=i + 1,
                                    text=spec.text, title=spec.title, app=spec.app, task=spec.task,
-                                   screens=spec.screens, shade=spec.shade)
+                                   screens=spec.screens, shade=spec.shade, screen_text=spec.screen_text)
                 built.segments[email].append(seg.id)
             uploader = Uploader(device.home, UploadSettings(auto_approve_after=Duration(0), bandwidth_bytes_per_s=0),
                                 device.identity, device.key)
