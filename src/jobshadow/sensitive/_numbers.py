@@ -94,23 +94,29 @@ def _lead(text: str, lo: int) -> int:
 
 
 def find_numbers(st: ScanText) -> Iterator[Finding]:
-    """Cards, SSNs, IBANs and phones, from one walk over the digit runs."""
+    """Cards, SSNs, IBANs and phones, from one walk over the digit runs.
+
+    Most runs are ids, amounts, coordinates and timestamps; each test below is ordered so that
+    those leave after one or two C-level calls (the walk costs per run, not per character).
+    """
     text = st.ascii
     printed: set[int] = set()
     digits_view = st.digit_class
     for m in DIGIT_RUN.finditer(digits_view):
-        if m.start("run") < 0:
+        if m.lastindex is None:
             continue  # a date
         lo, hi = m.span()
         while digits_view[hi - 1] != "9":
             hi -= 1  # trailing separators belong to the prose
-        lo = _lead(text, lo)
+        if lo and text[lo - 1] in " .-(":
+            lo = _lead(text, lo)
         if hi - lo < 7:
             continue
-        start, glued = lo, bool(lo) and text[lo - 1] in ALNUM
+        before = text[lo - 1] if lo else ""
+        start, glued = lo, before in ALNUM
         if glued:
             # Glued to letters: an IBAN or nothing (cards, SSNs and phones stand apart).
-            if not text[lo - 1].isupper():
+            if not before.isupper():
                 continue
             start = _token_start(text, lo)
             iban = iban_at(st, start)
@@ -121,8 +127,12 @@ def find_numbers(st: ScanText) -> Iterator[Finding]:
                 continue
         # Printed IBANs ("DE89 3704 …", "IT84 R451 9842 …"): the head sits one to four groups
         # before the digit run. Digits after a head that fails its checksum are a mistyped
-        # IBAN, not a card or a phone.
-        if _UPPER.search(text, max(0, start - 24), start) is not None:
+        # IBAN, not a card or a phone. A head ends in a space or an IBAN character right
+        # before the run: one look at that character spares the regexes for most runs.
+        edge = text[start - 1] if start else ""
+        if (edge in _IBAN_CHARS or (edge == " " and start > 1 and text[start - 2] in _IBAN_CHARS)) and (
+            _UPPER.search(text, max(0, start - 24), start) is not None
+        ):
             head = _IBAN_BEFORE.search(text, max(0, start - 24), start)
             if head is not None:
                 if head.start() not in printed:
@@ -133,12 +143,13 @@ def find_numbers(st: ScanText) -> Iterator[Finding]:
                 continue
         if glued:
             continue
-        if text[lo:hi].isdigit():
-            yield from _plain_digits(st, lo, hi, text[lo:hi])
+        run = text[lo:hi]
+        if run.isdigit():
+            yield from _plain_digits(st, lo, hi, run)
             continue
         if _ROUTINE.fullmatch(text, lo, hi):
             continue  # "05.10.2023", "10/05/2023", "10.0.12.200", "84074.60": dates, addresses, amounts
-        digits = hi - lo - sum(map(text.count, " -.()/", (lo,) * 6, (hi,) * 6))
+        digits = digits_view.count("9", lo, hi)  # the run holds digits and separators only
         if digits >= 12:
             yield from _cards(st, lo, hi)
         if digits >= 9:
@@ -182,9 +193,15 @@ def _cards(st: ScanText, lo: int, hi: int) -> Iterator[Finding]:
 
 def _ssns(st: ScanText, lo: int, hi: int) -> Iterator[Finding]:
     text = st.ascii
-    for m in _SSN.finditer(text, lo, hi):
-        if _fenced(st, m.start(), m.end()) and ssn_valid(*m.groups()):
-            yield Finding(m.start(), m.end(), "us_ssn")
+    if text.find("-", lo, hi) >= 0:
+        for m in _SSN.finditer(text, lo, hi):
+            if _fenced(st, m.start(), m.end()) and ssn_valid(*m.groups()):
+                yield Finding(m.start(), m.end(), "us_ssn")
+    # Bare or spaced nine digits count only after an SSN keyword, and every keyword holds "ss"
+    # or "soc": two C-level finds spare the regexes for the runs with none nearby.
+    lower, near = st.ascii_lower, max(0, lo - 40)
+    if lower.find("ss", near, hi) < 0 and lower.find("soc", near, hi) < 0:
+        return
     for m in _SSN_BARE.finditer(text, lo, hi):
         if "-" in m.group() or not _fenced(st, m.start(), m.end()) or not ssn_valid(*m.groups()):
             continue

@@ -118,6 +118,8 @@ def _candidate(st: ScanText, s: int, e: int) -> tuple[int, int] | None:
     plus = st.before(s) == "+"
     if plus or st.before(s) == "(":
         s -= 1
+    if not _head_ok(text, st.ascii_lower, s):
+        return None  # _settle would refuse any number starting here: spare the shape and cue tests
     body_start = s + 1 if plus else s
     body = text[body_start:e]
     bare = body.strip("()")
@@ -168,11 +170,12 @@ def phones_in_run(st: ScanText, lo: int, hi: int) -> Iterator[Finding]:
     """Phones in a digit run that ``_numbers`` has already cleared of IBANs, glued digits and
     a leading date."""
     text = st.ascii
-    if text.startswith(("-X", "-x"), hi) or _SSN_SHAPE.fullmatch(text, lo, hi):
+    if text.startswith(("-X", "-x"), hi) or (hi - lo == 11 and _SSN_SHAPE.fullmatch(text, lo, hi)):
         return  # an ISBN-10 whose check digit is X; an SSN's 3-2-4
-    if _QUAD_INSIDE.search(text, lo, hi):
+    dots = text.count(".", lo, hi)
+    if dots >= 3 and _QUAD_INSIDE.search(text, lo, hi):
         return  # "ping -c 3 37.122.93.28": an IP address in the run
-    if "." in text[lo:hi] and _DOTTED.fullmatch(text, lo, hi) and not _DOTTED_PHONE.fullmatch(text, lo, hi):
+    if dots and _DOTTED.fullmatch(text, lo, hi) and not _DOTTED_PHONE.fullmatch(text, lo, hi):
         return  # "10.0.19045.3693", "2.4.11828.1": versions, not "415.555.0134" or "06.12.34.56.78"
     for ps, pe in _pieces(text, lo, hi):
         found = _candidate(st, ps, pe)
@@ -188,6 +191,8 @@ def bare_phone(st: ScanText, s: int, e: int) -> Finding | None:
     (shorter digits typed in a form are a PIN's)."""
     text = st.ascii
     n = e - s
+    if not _head_ok(text, st.ascii_lower, s):
+        return None
     if n in (10, 11) and text[s] == "0" and text[s + 1] != "0":
         return _settle(st, s, e)  # a trunk 0; "00…" bare is as often a barcode or a label
     if n >= 9 and st.before(s) in ("\t", "\x1f") and st.at(e) in ("", "\t", "\x1f", "\n", "\r"):
@@ -195,14 +200,20 @@ def bare_phone(st: ScanText, s: int, e: int) -> Finding | None:
     return _settle(st, s, e) if _cued(st, s, e) else None
 
 
+def _head_ok(text: str, lower: str, s: int) -> bool:
+    """Whether a number may start at ``s``, judged by what stands before it (see ``_settle``)."""
+    before = text[s - 1] if s else ""
+    if before in _FENCE and not (before == ":" and lower.endswith(("tel:", "sms:", "callto:"), 0, s)):
+        return False  # digits glued to a word, a path, a decimal or a time
+    # "SO-0494-68749", "INV#0171 234 5678": an id with its letters
+    return not (before in "-#" and s > 1 and text[s - 2].isalnum())
+
+
 def _settle(st: ScanText, s: int, e: int) -> Finding | None:
     """The finding for a phone-shaped candidate: fenced, with its extension, not named otherwise."""
     text, lower = st.ascii, st.ascii_lower
-    before = text[s - 1] if s else ""
-    if before in _FENCE and not (before == ":" and lower.endswith(("tel:", "sms:", "callto:"), 0, s)):
-        return None  # digits glued to a word, a path, a decimal or a time
-    if before in "-#" and s > 1 and text[s - 2].isalnum():
-        return None  # "SO-0494-68749", "INV#0171 234 5678": an id with its letters
+    if not _head_ok(text, lower, s):
+        return None
     ext = _EXT.match(lower, e)
     if ext is not None:
         e = ext.end()
