@@ -202,9 +202,9 @@ def main() -> int:
             result.update(bench_decisions(gov, args.runs))
             result.update(bench_query(gov, args.sql, args.runs))
             result.update(bench_erase(gov, subjects[0]))
-            report, _ = gov.verify_audit()
-            result["audit_ok"] = report.ok
-            result["audit_records"] = report.tree_size
+            trail = gov.verify_audit()
+            result["audit_ok"] = trail.ok
+            result["audit_records"] = trail.log.tree_size
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import inspect
 import json
 import os
@@ -218,12 +219,12 @@ def test_head_sign_verify_and_json() -> None:
     head = sign_head(key, 5, root, T0)
     head.verify(key.public_key())
     assert head.timestamp == "2024-05-01T12:00:00.123456Z"
+    # A C2SP checkpoint: origin (the log's key id), size, base64 root, and the time as an extension.
     assert head.message().decode().splitlines() == [
-        "jobshadow/audit/tree-head/v1",
-        key_id(key),
+        f"jobshadow/audit/{key_id(key)}",
         "5",
-        root.hex(),
-        "2024-05-01T12:00:00.123456Z",
+        base64.b64encode(root).decode(),
+        "time 2024-05-01T12:00:00.123456Z",
     ]
     text = head.to_json()
     assert SignedTreeHead.from_json(text) == head

@@ -115,8 +115,8 @@ def test_every_allow_and_deny_is_in_the_audit_log(gov: Governance) -> None:
     assert denied and denied[-1][1].resource == "table:curated.windows"
     assert denied[-1][1].purpose == "hr_investigation"
     assert "forbid-prohibited-purposes" in denied[-1][1].policy_ids
-    report, bad = gov.verify_audit()
-    assert report.ok and not bad
+    trail = gov.verify_audit()
+    assert trail.ok and not trail.bad_files
 
 
 def test_no_data_values_reach_the_audit_log(gov: Governance) -> None:

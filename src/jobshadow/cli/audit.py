@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from datetime import UTC, datetime
 
 import click
@@ -9,6 +10,7 @@ import click
 from jobshadow.cli._door import governance, rows_table
 from jobshadow.cli._util import emit_json
 from jobshadow.cli.main import AppContext, pass_app
+from jobshadow.cli.witness import witness
 from jobshadow.errors import InputError
 
 
@@ -19,28 +21,43 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--quorum", type=click.IntRange(min=0),
+              help="Witnesses that must confirm the log (default: [govern] audit_quorum; 0: a majority).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 @pass_app
-def audit_verify(app: AppContext, as_json: bool) -> None:
-    """Recompute the Merkle tree from every record and check it against the signed heads.
+def audit_verify(app: AppContext, quorum: int | None, as_json: bool) -> None:
+    """Recompute the Merkle tree from every record; check heads and witnesses.
 
-    Heads are checked as stored in the log and as published outside it; any edit, deletion,
-    reordering or truncation of records, and any forged head, is reported (exit 1).
+    Heads are checked as stored in the log and as published outside it. Each witness in
+    [govern] audit_witnesses is asked for the latest checkpoint it co-signed: the log must
+    hold it unchanged (else records were rewritten or dropped, and the first record that
+    differs is named), and at least a quorum of witnesses must confirm it. Exit 1 on any
+    problem.
     """
     with governance(app) as gov:
-        report, bad_files = gov.verify_audit()
-    ok = report.ok and not bad_files
+        trail = gov.verify_audit(quorum)
     if as_json:
-        emit_json({"ok": ok, "tree_size": report.tree_size, "root": report.root_hash.hex(),
-                   "heads_checked": report.heads_checked, "unsigned_leaves": report.unsigned_leaves,
-                   "problems": [{"kind": p.kind, "message": p.message, "index": p.index} for p in report.problems]
-                   + [{"kind": "published_head", "message": m, "index": None} for m in bad_files]})
+        emit_json(trail.as_json())
     else:
-        click.echo(report.summary())
-        for m in bad_files:
-            click.echo(f"published head file unreadable: {m}")
-    if not ok:
+        for line in trail.summary():
+            click.echo(textwrap.fill(line, 80, subsequent_indent="  ", break_on_hyphens=False))
+    if not trail.ok:
         raise InputError("the audit log does not verify")
+
+
+@audit.command("key")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def audit_key(app: AppContext, as_json: bool) -> None:
+    """The audit log's verifier key: give it to each witness (`audit witness init --log-key`)."""
+    from jobshadow.govern.heads import log_key
+    from jobshadow.govern.storage import Storage
+
+    vkey = log_key(Storage(app.settings))
+    if as_json:
+        emit_json({"verifier_key": vkey})
+    else:
+        click.echo(vkey)
 
 
 @audit.command("who")
@@ -75,5 +92,7 @@ def audit_who(app: AppContext, table: str | None, subject: str | None, since: st
     else:
         rows_table(rows)
 
+
+audit.add_command(witness)
 
 COMMANDS = [audit]

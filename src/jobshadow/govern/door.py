@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -33,20 +32,12 @@ from pyiceberg.expressions import BooleanExpression
 from jobshadow.config import Settings
 from jobshadow.errors import ConfigError
 from jobshadow.govern.administration import Administration
-from jobshadow.govern.audit import (
-    AuditLog,
-    AuditRecord,
-    AuditWriteError,
-    SignedTreeHead,
-    VerifyReport,
-    load_or_create_signing_key,
-    verify_log,
-)
+from jobshadow.govern.audit import AuditRecord, AuditWriteError, SignedTreeHead
 from jobshadow.govern.blobs import Blobs
 from jobshadow.govern.consent import ConsentMirror
 from jobshadow.govern.derived import PIPELINE, SCREEN_REDACTION, Derivation
 from jobshadow.govern.expr import both, eq, isin
-from jobshadow.govern.heads import publish, published
+from jobshadow.govern.heads import TrailReport, open_trail, verify_trail
 from jobshadow.govern.keys import FileKEK, KeyUnavailable, SubjectKeys
 from jobshadow.govern.landing import LandingZone
 from jobshadow.govern.model import Finding, GovernedRead, NotAuthenticated, PolicyDenied, ResultTooLarge, RowRule
@@ -73,7 +64,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-HEAD_INTERVAL = 2.0
 RESERVED_SCHEMAS = frozenset({"main", "temp", "information_schema", "pg_catalog", "system"})
 
 
@@ -95,9 +85,7 @@ class Governance(Administration, Derivation, Blobs):
         self.policy = PolicyEngine(self.state, self._definitions())
         self.on_exposure = on_exposure
         self._audit_lock = threading.Lock()
-        self._audit = AuditLog(paths.audit_db, signing_key=load_or_create_signing_key(self.storage.audit_key_path))
-        self._last_head = 0.0
-        self._unpublished = 0
+        self._audit, self._heads = open_trail(self.storage)
         self._pool: list[duckdb.DuckDBPyConnection] = []
         self._pool_lock = threading.Lock()
         self._segment_cache: tuple[Any, list[tuple[str, str, tuple[str, ...]]]] | None = None
@@ -107,10 +95,8 @@ class Governance(Administration, Derivation, Blobs):
             for con in self._pool:
                 con.close()
             self._pool.clear()
+        self._heads.close()
         with self._audit_lock:
-            if self._unpublished:
-                publish(self._audit, self.storage.audit_heads_dir)
-                self._unpublished = 0
             self._audit.close()
         self.consent.close()
         self.state.close()
@@ -144,32 +130,25 @@ class Governance(Administration, Derivation, Blobs):
     def audit(self, records: list[AuditRecord]) -> None:
         """Append decisions; if they cannot be written the access must not happen.
 
-        A signed head is published at most every ``HEAD_INTERVAL`` seconds of activity and on close.
+        A head covering them is signed, published and sent to the witnesses within ``[govern]
+        audit_head_interval`` seconds (and on close); if heads cannot be signed, access is refused.
         """
         try:
             with self._audit_lock:
                 self._audit.append_many(records)
-                self._unpublished += len(records)
-                if time.monotonic() - self._last_head >= HEAD_INTERVAL:
-                    publish(self._audit, self.storage.audit_heads_dir)
-                    self._last_head = time.monotonic()
-                    self._unpublished = 0
+            self._heads.appended(len(records))
+            if self._heads.failing:
+                self._heads.publish()
         except AuditWriteError as exc:
             raise PolicyDenied(f"access refused: the audit log cannot be written ({exc})") from None
 
     def publish_head(self) -> SignedTreeHead:
-        with self._audit_lock:
-            self._unpublished = 0
-            self._last_head = time.monotonic()
-            return publish(self._audit, self.storage.audit_heads_dir)
+        """Sign and publish a head now, and send it to the witnesses."""
+        return self._heads.publish()
 
-    def verify_audit(self) -> tuple[VerifyReport, list[str]]:
-        """Check the whole log, against its own heads and the published copies."""
-        heads, bad_files = published(self.storage.audit_heads_dir)
-        key = self._audit.public_key
-        if key is None:
-            raise ConfigError("the audit log has no signing key")
-        return verify_log(self._audit, key, published=heads), bad_files
+    def verify_audit(self, quorum: int | None = None) -> TrailReport:
+        """Check the whole log: its own heads, the published copies, and the witnesses (asked now)."""
+        return verify_trail(self.storage, self._audit, quorum=quorum)
 
     def audit_records(self, *, table: str | None = None, subject: str | None = None, since: str | None = None,
                       principal: str | None = None, decision: str | None = None,

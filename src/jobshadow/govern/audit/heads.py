@@ -1,18 +1,20 @@
-"""Signed tree heads: an Ed25519 signature over (tree size, root hash, time) (curated zone / governance).
+"""Signed tree heads: checkpoints of the log signed by its key (curated zone / governance).
 
 A signed head commits the log to its first ``tree_size`` leaves; anyone holding it and the public
-key can later demand inclusion and consistency proofs against it. The signed message is text, one
-field per line, so it can be checked by hand::
+key can later demand inclusion and consistency proofs against it. The signed message is a C2SP
+checkpoint (c2sp.org/tlog-checkpoint) with one extension line, the time it was signed::
 
-    jobshadow/audit/tree-head/v1
-    <key_id>
+    jobshadow/audit/<key_id>
     <tree_size, decimal>
-    <root hash, lowercase hex>
-    <timestamp, YYYY-MM-DDTHH:MM:SS.ffffffZ>
+    <root hash, standard base64>
+    time <YYYY-MM-DDTHH:MM:SS.ffffffZ>
+
+so the same signature makes the head a signed note (``to_note``) that witnesses co-sign. The
+origin line names the log by its key id, so a head can be rebuilt from its stored fields.
 
 Heads travel as JSON (``to_json`` / ``from_json``), with the root in hex and the signature in
-standard base64. Parsing is strict: unknown or missing keys, wrong lengths and non-canonical
-numbers are rejected before any signature check.
+standard base64, or as signed notes (``to_note`` / ``from_note``). Parsing is strict: unknown or
+missing keys, wrong lengths and non-canonical numbers are rejected before any signature check.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from jobshadow.govern.audit.errors import AuditHeadError, AuditRecordError
 from jobshadow.govern.audit.keys import key_id
 from jobshadow.govern.audit.merkle import HASH_SIZE
+from jobshadow.govern.audit.note import ED25519, Note, VerifierKey, note_signature, verify_note_signature
 from jobshadow.govern.audit.record import canonical_json, format_time, parse_time
+from jobshadow.govern.audit.signer import HeadSigner, as_signer
 
-HEAD_FORMAT: Final = "jobshadow-audit-sth/1"
-_CONTEXT: Final = "jobshadow/audit/tree-head/v1"
+HEAD_FORMAT: Final = "jobshadow-audit-sth/2"
+ORIGIN_PREFIX: Final = "jobshadow/audit/"
 _SIGNATURE_SIZE: Final = 64
 _KEYS: Final = frozenset({"format", "tree_size", "root_hash", "timestamp", "key_id", "signature"})
 
@@ -61,6 +65,38 @@ class SignedTreeHead:
             public_key.verify(self.signature, self.message())
         except InvalidSignature:
             raise AuditHeadError(f"head of size {self.tree_size} has an invalid signature") from None
+
+    @property
+    def origin(self) -> str:
+        return origin_of(self.key_id)
+
+    def to_note(self, public_key: Ed25519PublicKey) -> Note:
+        """This head as a signed checkpoint note (the log's signature line only)."""
+        return Note(self.message().decode("ascii"), (note_signature(self.origin, public_key, self.signature),))
+
+    @classmethod
+    def from_note(cls, note: Note, vkey: VerifierKey) -> SignedTreeHead:
+        """The head a checkpoint note carries; ``AuditHeadError`` unless ``vkey`` signed it."""
+        if vkey.kind != ED25519:
+            raise AuditHeadError(f"{vkey.name} is not a log key")
+        verify_note_signature(note, vkey)
+        lines = note.text.split("\n")
+        if len(lines) != 5 or lines[4] != "" or not lines[3].startswith("time "):
+            raise AuditHeadError("the checkpoint does not have the origin, size, root and time lines")
+        origin, size_text, root_b64, time_line = lines[:4]
+        if origin != vkey.name or origin != origin_of(key_id(vkey.key)):
+            raise AuditHeadError(f"the checkpoint's origin {origin!r} is not this log's")
+        if not size_text.isdigit() or str(int(size_text)) != size_text:
+            raise AuditHeadError("the checkpoint's tree size is not a canonical decimal")
+        try:
+            root = base64.b64decode(root_b64, validate=True)
+        except (ValueError, binascii.Error):
+            raise AuditHeadError("the checkpoint's root hash is not base64") from None
+        sig = note.by(vkey)[0].data  # verify_note_signature checked there is one, and all verify
+        head = make_head(int(size_text), root, time_line[5:], sig, key_id(vkey.key))
+        if head.message().decode("ascii") != note.text:
+            raise AuditHeadError("the checkpoint is not in canonical form")
+        return head
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -117,16 +153,28 @@ def make_head(tree_size: int, root_hash: bytes, timestamp: str, signature: bytes
     return SignedTreeHead(tree_size, root_hash, timestamp, signature, key_id_)
 
 
+def origin_of(key_id_: str) -> str:
+    """The checkpoint origin (and note key name) of the log signed by the key ``key_id_``."""
+    return ORIGIN_PREFIX + key_id_
+
+
+def log_verifier_key(public_key: Ed25519PublicKey) -> VerifierKey:
+    """The verifier key witnesses and verifiers are given for this log."""
+    return VerifierKey(origin_of(key_id(public_key)), ED25519, public_key)
+
+
 def head_message(key_id_: str, tree_size: int, root_hash: bytes, timestamp: str) -> bytes:
-    """The signed text of a head (see the module docstring)."""
-    return f"{_CONTEXT}\n{key_id_}\n{tree_size}\n{root_hash.hex()}\n{timestamp}\n".encode("ascii")
+    """The signed text of a head: a checkpoint note text (see the module docstring)."""
+    root = base64.b64encode(root_hash).decode("ascii")
+    return f"{origin_of(key_id_)}\n{tree_size}\n{root}\ntime {timestamp}\n".encode("ascii")
 
 
 def sign_head(
-    private_key: Ed25519PrivateKey, tree_size: int, root_hash: bytes, when: datetime | None = None
+    signer: HeadSigner | Ed25519PrivateKey, tree_size: int, root_hash: bytes, when: datetime | None = None
 ) -> SignedTreeHead:
     """Sign a head for a tree of ``tree_size`` leaves with root ``root_hash``, stamped ``when`` (now)."""
-    kid = key_id(private_key)
+    signer = as_signer(signer)
+    kid = key_id(signer.public_key())
     timestamp = format_time(when)
-    signature = private_key.sign(head_message(kid, tree_size, root_hash, timestamp))
+    signature = signer.sign(head_message(kid, tree_size, root_hash, timestamp))
     return make_head(tree_size, root_hash, timestamp, signature, kid)

@@ -282,6 +282,10 @@ class CompactRange:
     def copy(self) -> CompactRange:
         return CompactRange(self._size, self._stack)
 
+    def hashes(self) -> list[bytes]:
+        """The perfect subtree hashes held, left to right (what ``CompactRange(size, …)`` takes)."""
+        return list(self._stack)
+
     def append(self, leaf_hash_: bytes) -> list[tuple[int, int, bytes]]:
         """Add one leaf hash; return the completed perfect subtrees ``(level, index, hash)``, leaf first."""
         index = self._size

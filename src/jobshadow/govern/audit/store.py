@@ -49,6 +49,7 @@ from jobshadow.govern.audit.heads import SignedTreeHead, make_head, sign_head
 from jobshadow.govern.audit.merkle import CompactRange
 from jobshadow.govern.audit.query import build_query
 from jobshadow.govern.audit.record import AuditRecord, format_time, parse_time
+from jobshadow.govern.audit.signer import HeadSigner, as_signer
 
 T = TypeVar("T")
 SizeOrHead = int | SignedTreeHead
@@ -61,7 +62,7 @@ class AuditLog:
         self,
         path: str | os.PathLike[str],
         *,
-        signing_key: Ed25519PrivateKey | None = None,
+        signing_key: HeadSigner | Ed25519PrivateKey | None = None,
         readonly: bool = False,
         timeout: float = 5.0,
     ) -> None:
@@ -71,7 +72,7 @@ class AuditLog:
         ``AuditStoreError`` when a read-only one cannot.
         """
         self._path = Path(path)
-        self._key = signing_key
+        self._signer = as_signer(signing_key) if signing_key is not None else None
         self._readonly = readonly
         self._lock = threading.RLock()
         self._frontier: CompactRange | None = None
@@ -122,7 +123,7 @@ class AuditLog:
     @property
     def public_key(self) -> Ed25519PublicKey | None:
         """The public half of the signing key, if this log was opened with one."""
-        return self._key.public_key() if self._key is not None else None
+        return self._signer.public_key() if self._signer is not None else None
 
     def close(self) -> None:
         """Close the connection; idempotent. Later calls raise ``AuditStoreError``."""
@@ -309,35 +310,62 @@ class AuditLog:
         return proofs.verify_inclusion(self.prove_inclusion(record_index, head), head, key)
 
     # -- signed tree heads ----------------------------------------------------------------------
-    def _signing_key(self) -> Ed25519PrivateKey:
-        if self._key is None:
+    def _signing_key(self) -> HeadSigner:
+        if self._signer is None:
             raise AuditKeyError(f"audit log {self._path} was opened without a signing key")
-        return self._key
+        return self._signer
 
-    def sign_head(self) -> SignedTreeHead:
-        """Sign the current tree without storing the head."""
-        key = self._signing_key()
-        return self._read(
-            lambda conn: sign_head(key, (n := schema.tree_size(conn)), merkle.root(schema.SqlNodes(conn), n))
-        )
+    def sign_head(self, size: SizeOrHead | None = None) -> SignedTreeHead:
+        """Sign the tree of ``size`` leaves (default: now) without storing the head."""
+        signer = self._signing_key()
+        n, root = self._read(lambda conn: (n := self._size_arg(conn, size), merkle.root(schema.SqlNodes(conn), n)))
+        return sign_head(signer, n, root)
+
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        """The stored leaf hashes of leaves ``[start, end)`` (what witnesses mirror)."""
+
+        def work(conn: sqlite3.Connection) -> list[bytes]:
+            self._size_arg(conn, end)
+            rows = conn.execute("SELECT idx, leaf_hash FROM leaves WHERE idx >= ? AND idx < ? ORDER BY idx",
+                                (start, end)).fetchall()
+            if [int(r[0]) for r in rows] != list(range(start, end)):
+                raise AuditCorruptError(f"leaves [{start}, {end}) are not all stored; run verify_log")
+            return [bytes(r[1]) for r in rows]
+
+        return self._read(work)
 
     def publish_head(self) -> SignedTreeHead:
-        """Sign the current tree and store the head, in one transaction. Raises ``AuditWriteError``."""
-        key = self._signing_key()
+        """Sign the current tree and store the head. Raises ``AuditWriteError``.
 
-        def work(conn: sqlite3.Connection) -> SignedTreeHead:
-            size = schema.tree_size(conn)
-            frontier = self._frontier_at(conn, size)
+        The signature is made outside the write lock (a KMS may take a while). If another writer
+        stored a larger head meanwhile, that one is returned instead: heads stay in order.
+        """
+        signer = self._signing_key()
+        for _ in range(3):
+            size, root, last = self._read(lambda conn: (n := schema.tree_size(conn), merkle.root(
+                schema.SqlNodes(conn), n), _latest_head(conn)))
             now = datetime.now(UTC)
-            last = _latest_head(conn)
             # Keep head times monotonic even if the wall clock steps back (verify_log checks it).
             if last is not None and format_time(now) < last.timestamp:
                 now = parse_time(last.timestamp)
-            head = sign_head(key, size, frontier.root(), now)
-            _insert_head(conn, head)
-            return head
+            try:
+                head = sign_head(signer, size, root, now)
+            except AuditKeyError as exc:
+                raise AuditWriteError(f"no head could be signed: {exc}") from exc
 
-        return self._write(work)
+            def work(conn: sqlite3.Connection, head: SignedTreeHead = head) -> SignedTreeHead | None:
+                last = _latest_head(conn)
+                if last is not None and last.tree_size >= head.tree_size and last.timestamp >= head.timestamp:
+                    return last
+                if last is not None and (last.tree_size > head.tree_size or last.timestamp > head.timestamp):
+                    return None  # raced with another writer: sign afresh
+                _insert_head(conn, head)
+                return head
+
+            stored = self._write(work)
+            if stored is not None:
+                return stored
+        raise AuditWriteError(f"audit log {self._path}: heads kept racing; no head was stored")
 
     def import_head(self, head: SignedTreeHead, public_key: Ed25519PublicKey | None = None) -> None:
         """Store a head signed elsewhere (a restore): it must verify and match this tree."""

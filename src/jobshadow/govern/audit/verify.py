@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +68,7 @@ class VerifyReport:
     latest_head_size: int | None
     unsigned_leaves: int
     problems: tuple[Problem, ...] = field(default=())
+    roots: Mapping[int, bytes] = field(default_factory=dict)  # recomputed roots at asked-for sizes
 
     @property
     def ok(self) -> bool:
@@ -241,11 +242,13 @@ def verify_log(
     check_columns: bool = True,
     max_per_kind: int = 20,
     published: Sequence[SignedTreeHead] = (),
+    roots_at: Collection[int] = (),
 ) -> VerifyReport:
     """Verify the whole log at ``log`` (an open ``AuditLog`` or a path); see the module docstring.
 
     ``published`` are heads kept outside the database (the copies a verifier trusts): a log cut
-    back, rewritten or stripped of its own heads still fails against them.
+    back, rewritten or stripped of its own heads still fails against them. ``roots_at`` are tree
+    sizes whose roots, recomputed from the leaf bytes, the report carries (for witnesses' heads).
 
     Raises ``AuditStoreError`` only if the file cannot be read at all; everything else is a finding.
     """
@@ -257,7 +260,7 @@ def verify_log(
     try:
         conn.execute("BEGIN")  # one snapshot for every read below
         return _verify(conn, public_key, check_columns=check_columns, max_per_kind=max_per_kind,
-                       published=published)
+                       published=published, roots_at=frozenset(roots_at))
     except sqlite3.Error as exc:
         raise AuditStoreError(f"cannot read audit log {path}: {exc}") from exc
     finally:
@@ -266,9 +269,10 @@ def verify_log(
 
 def _verify(
     conn: sqlite3.Connection, public_key: Ed25519PublicKey, *, check_columns: bool, max_per_kind: int,
-    published: Sequence[SignedTreeHead] = (),
+    published: Sequence[SignedTreeHead] = (), roots_at: frozenset[int] = frozenset(),
 ) -> VerifyReport:
     findings = _Findings(max_per_kind)
+    roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT} if 0 in roots_at else {}
     problem = schema.schema_problem(conn)
     if problem:
         findings.add("schema", problem)
@@ -316,6 +320,8 @@ def _verify(
                     _check_columns(idx, record, tuple(columns), findings)
             for level, nidx, nhash in tree.append(h)[1:]:
                 stored.check(level, nidx, nhash)
+            if tree.size in roots_at:
+                roots[tree.size] = tree.root()
             for pos, head in by_size.get(tree.size, []):
                 if tree.root() == head.root_hash:
                     matched.add(pos)
@@ -343,7 +349,7 @@ def _verify(
     _check_consistency(conn, heads, matched, size, current_root, findings)
     latest = max((h.tree_size for _, h in heads), default=None)
     unsigned = size if latest is None else max(0, size - latest)
-    return VerifyReport(size, current_root, len(heads), latest, unsigned, findings.result())
+    return VerifyReport(size, current_root, len(heads), latest, unsigned, findings.result(), roots)
 
 
 def _check_consistency(
