@@ -339,3 +339,21 @@ def test_a_kms_behind_a_command_signs_heads(tmp_path: Path) -> None:
     with pytest.raises(AuditKeyError, match="could not run"):
         CommandSigner([str(tmp_path / "missing")])
     assert os.stat(kms / "key.pem").st_size > 0
+
+
+def test_the_scan_warns_until_the_key_is_elsewhere_and_witnesses_are_listed(tmp_path: Path) -> None:
+    from jobshadow.config import load_settings
+    from jobshadow.govern.heads import log_key, trail_warnings, witnesses_of
+    from jobshadow.govern.storage import Storage
+
+    home = {"JOBSHADOW_HOME": str(tmp_path / "home")}
+    plain = Storage(load_settings(environ=home))
+    assert [k for k, _, _ in trail_warnings(plain)] == ["audit_key_local", "audit_unwitnessed"]
+    vkey = VerifierKey.parse(log_key(plain))
+    w = Witness.init(tmp_path / "w", "w.example/audit", vkey)
+    configured = Storage(load_settings(environ={
+        **home, "JOBSHADOW_GOVERN__AUDIT_SIGNER": f"file:{tmp_path / 'kms' / 'audit.pem'}",
+        "JOBSHADOW_GOVERN__AUDIT_WITNESSES": f'["{w.vkey} http://127.0.0.1:1"]'}))
+    assert trail_warnings(configured) == []
+    assert witnesses_of(configured.settings) == [WitnessRef(w.vkey, "http://127.0.0.1:1")]
+    assert VerifierKey.parse(log_key(configured)) != vkey  # another key, another log

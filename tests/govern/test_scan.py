@@ -28,6 +28,14 @@ def test_a_clean_lake_has_no_findings_and_each_scan_is_audited(gov: Governance) 
     assert scans and scans[-1].purpose == "privacy_audit"
 
 
+def test_a_local_audit_key_and_no_witnesses_are_warnings_not_findings(gov: Governance) -> None:
+    """Issue 12: whoever controls the host could re-sign a rewritten audit log; say so, pause nothing."""
+    assert gov.scan() == []
+    warnings = gov.scan_warnings()
+    assert kinds(warnings) == {"audit_key_local", "audit_unwitnessed"}
+    assert str(gov.storage.audit_key_path) in next(w.resource for w in warnings if w.kind == "audit_key_local")
+
+
 def test_grants_to_everyone_are_findings_and_trigger_the_kill_switch(built: BuiltLake) -> None:
     called: list[list[Finding]] = []
     with Governance(built.settings, on_exposure=called.append) as gov:

@@ -35,10 +35,14 @@ def govern_scan(app: AppContext, as_json: bool) -> None:
         findings = gov.scan()
         if findings and gov.on_exposure is not None:
             gov.on_exposure(findings)
+        warnings = gov.scan_warnings()
     if as_json:
-        emit_json({"ok": not findings, "findings": [vars(f) for f in findings]})
+        emit_json({"ok": not findings, "findings": [vars(f) for f in findings],
+                   "warnings": [vars(w) for w in warnings]})
     else:
         print_findings(findings)
+        for w in warnings:
+            click.echo(f"warning [{w.kind}] {w.resource}: {w.message}", err=True)
         if not findings:
             click.echo("no findings")
     if findings:

@@ -174,6 +174,12 @@ class Governance(Administration, Derivation, Blobs):
 
         return exposure_scan(self)
 
+    def scan_warnings(self) -> list[Finding]:
+        """What weakens a guarantee without being a finding (an audit key on this host, no witnesses)."""
+        from jobshadow.govern.scan import exposure_warnings
+
+        return exposure_warnings(self)
+
     # --- reads ----------------------------------------------------------------------------------------
     def _subject_of(self, principal: str) -> str | None:
         for p in self.state.principals():

@@ -17,6 +17,10 @@ Checks, each yielding ``Finding``s with a stable ``kind``:
   recorded declassification;
 * ``key_file`` — a key file readable by other users.
 
+``exposure_warnings`` lists what does not pause the programme but weakens a guarantee:
+``audit_key_local`` (the audit signing key is a file on this host) and ``audit_unwitnessed`` (no
+witness co-signs the audit log), either of which lets an operator rewrite the log undetected.
+
 The scan reads sensitive values to look for them; it does so as the governance service for
 ``privacy_audit`` and leaves an audit record like any other access.
 """
@@ -60,6 +64,13 @@ def exposure_scan(gov: Governance) -> list[Finding]:
                            detail={"findings": len(findings),
                                    "kinds": ",".join(sorted({f.kind for f in findings}))})])
     return findings
+
+
+def exposure_warnings(gov: Governance) -> list[Finding]:
+    """Weaknesses that are not findings (they pause nothing); see the module docstring."""
+    from jobshadow.govern.heads import trail_warnings
+
+    return [Finding(kind, resource, message) for kind, resource, message in trail_warnings(gov.storage)]
 
 
 def _labels(gov: Governance, finding: type[Finding]) -> list[Finding]:
