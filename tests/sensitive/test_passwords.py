@@ -48,6 +48,16 @@ def test_keyed_password_is_found_with_exact_span(text: str) -> None:
     assert ("password", PW) in found(text)
 
 
+def test_non_latin_password_keys_deep_in_a_long_text() -> None:
+    # Their keywords are searched in lowered copies of the lines holding a hint: offsets must
+    # still point into the whole text, on any line, with non-ASCII text (İ folds) before it.
+    lines = [f"Привет, İstanbul {i}: всё хорошо" for i in range(200)]
+    lines[57] = f"ПАРОЛЬ: {PW}"
+    lines[140] = f"Contraseña: {PW}x"
+    lines.append(f"пароль={PW}y")
+    assert [v for k, v in found("\n".join(lines)) if k == "password"] == [PW, PW + "x", PW + "y"]
+
+
 def test_url_password_may_contain_at_sign() -> None:
     assert found("mysql://root:p@ss@w0rd@db.example.com/shop") == [("password", "p@ss@w0rd")]
 

@@ -50,7 +50,9 @@ _ANCHORS = tuple(
 )  # fmt: skip
 _RARE = {_ANCHORS[-1]: "identified by"}
 _NON_ASCII_ANCHORS = (re.compile("пароль" + _AFTER), re.compile("contraseña" + _AFTER))
-# Their hints are looked for in the one-byte ASCII view, where "пароль" reads "??????".
+# Their hints are looked for in the one-byte ASCII view, where "пароль" reads "??????". The
+# anchors never look past a newline, so they are searched in the lowered lines holding a hint.
+_NON_ASCII_HINTS = ("??????", "contrase?a")
 # ``--password hunter`` takes any value, letters only included: flags (``ScanText.flags``) are
 # read apart from the keyword anchors.
 _FLAG_ENDINGS = ("password", "passwd", "passphrase", "pass", "pwd", "token", "secret", "key", "auth")
@@ -278,9 +280,12 @@ def find_keyed(st: ScanText) -> Iterator[Finding]:
     seen: set[int] = set()
     yield from _keyed_hits(st, _ANCHORS, st.ascii_lower, seen)
     if "??????" in st.ascii_lower or "contrase?a" in st.ascii_lower:
-        # Keywords in other scripts are searched in the real lower-case text (the ASCII view
-        # has "?" where their letters were); lowering a long text costs, so only on a hint.
-        yield from _keyed_hits(st, _NON_ASCII_ANCHORS, st.lower, seen)
+        # Keywords in other scripts are searched in real lower-case copies of the lines that
+        # may hold them (the ASCII view has "?" where their letters were).
+        lines = st.lower_lines(_NON_ASCII_HINTS)
+        for anchor in _NON_ASCII_ANCHORS:
+            for offset, lowered in lines:
+                yield from _keyed_hits(st, (anchor,), lowered, seen, offset)
     lower = st.ascii_lower
     for fs, fe in st.flags:
         if fe in seen or not lower.endswith(_FLAG_ENDINGS, fs, fe):
@@ -292,13 +297,18 @@ def find_keyed(st: ScanText) -> Iterator[Finding]:
             yield found
 
 
-def _keyed_hits(st: ScanText, anchors: tuple[re.Pattern[str], ...], lower: str, seen: set[int]) -> Iterator[Finding]:
+def _keyed_hits(
+    st: ScanText, anchors: tuple[re.Pattern[str], ...], lower: str, seen: set[int], offset: int = 0
+) -> Iterator[Finding]:
+    """Values after the keywords ``anchors`` find in ``lower``, a lower-case view of ``st`` from
+    ``offset`` on (whole lines when ``offset`` is not 0: a key never spans a newline)."""
     text = st.ascii
     for anchor in anchors:
         if anchor in _RARE and _RARE[anchor] not in lower:
             continue  # one C-level "in" instead of a regex pass for an anchor seldom there
         for hit in anchor.finditer(lower):
-            hs, ke = hit.span()
+            rs, re_ = hit.span()  # in ``lower``; ``ke`` and all that follows in ``st``
+            ke = re_ + offset
             if ke in seen:
                 continue
             seen.add(ke)
@@ -306,11 +316,11 @@ def _keyed_hits(st: ScanText, anchors: tuple[re.Pattern[str], ...], lower: str, 
             if head is not None and st.covered(head.end(), head.end() + 1):
                 continue  # a vendor-prefix or block detector already has the value
             # The key's left part, measured on a reversed copy of the characters before it.
-            back = _KEY_RIGHT.match(lower[max(0, hs - 65) : hs][::-1])
+            back = _KEY_RIGHT.match(lower[max(0, rs - 65) : rs][::-1])
             width = back.end() if back is not None else 0
             if width > 64:
                 continue  # a "key" this long is part of a blob, not a key
-            key = lower[hs - width : ke]
+            key = lower[rs - width : re_]
             flag = key[:1] == "-"
             key = key.lstrip("-.")
             ks = ke - len(key)

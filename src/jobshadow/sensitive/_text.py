@@ -1,11 +1,12 @@
 """The text under scan plus the shared views detectors need (shared: device and server).
 
 Detectors get one ``ScanText``: the original string and, built lazily, views with the *same
-indices*: an ASCII copy (what the regexes search), its lower-case twin (for keywords), a real
-lower-case copy (for non-Latin keywords; ``str.lower`` keeps length for every code point but
-U+0130, which is folded to ``I`` first), class views (digits, token characters) with the runs
-found in them, the command-line flags, and the spans earlier detectors claimed. Every offset
-found in a view is valid in ``text``.
+indices*: an ASCII copy (what the regexes search), its lower-case twin (for keywords), class
+views (digits, token characters) with the runs found in them, the command-line flags, and the
+spans earlier detectors claimed. Every offset found in a view is valid in ``text``. Non-Latin
+keywords are searched in real lower-case copies of the few lines that may hold them
+(``lower_lines``; ``str.lower`` keeps length for every code point but U+0130, which is folded to
+``I`` first).
 """
 
 from __future__ import annotations
@@ -55,7 +56,17 @@ _DIGIT_CLASS = str.maketrans(
 # (a top-level alternation costs 7x, measured). Possessive: a run is not re-tried shorter.
 # The look-behind after the literal drops, in C, runs glued to a lower-case letter or starting
 # inside a longer number (hex digests, UUIDs, ids); those glued to a capital may be IBANs.
-DIGIT_RUN = re.compile(r"99(?<![a9]99)(?:99-99-99(?:[ T]99)?(?!9)|[./-]99?[./-]9999(?!9)|(?P<run>[9 .\-()/]{5,}+))")
+# So are runs of digits and dots that cannot be a dotted phone (coordinates, decimals, versions,
+# IP addresses, fractions of seconds): in such a run a card is never alone, an SSN never fenced
+# and a phone refused by its dotted shape, unless a capital, a one-digit group (``_lead``) or an
+# IBAN head stands before it, which the look-behinds of that alternative rule out (the dotted
+# phone shapes it refuses are wider than ``_phones._DOTTED_PHONE``: a doubtful run goes to Python).
+DIGIT_RUN = re.compile(
+    r"99(?<![a9]99)(?:99-99-99(?:[ T]99)?(?!9)|[./-]99?[./-]9999(?!9)"
+    r"|(?<!A99)(?<![9A][ .\-(]99)(?<!9[ .\-(][ .\-(]99)(?!9\.999\.9999(?!9)|9?(?:\.99){3,4}(?!9))"
+    r"9*+(?:\.9++)++[ .\-()/]*+(?![9 .\-()/])"
+    r"|(?P<run>[9 .\-()/]{5,}+))"
+)
 # A command-line flag: "-" after a blank or quote, then its name (a glued value included, as in
 # "-pS3cret"). The literal "-" leads so the engine skips between hyphens; the look-behind after
 # it drops the hyphens inside words, dates and ids in C.
@@ -65,11 +76,10 @@ LONG_TOKEN = 32  # standalone-secret candidates start at this length
 
 
 class ScanText:
-    __slots__ = ("_ascii", "_ascii_lower", "_claims", "_digit_class", "_flags", "_lower", "_merged", "_tokens", "text")
+    __slots__ = ("_ascii", "_ascii_lower", "_claims", "_digit_class", "_flags", "_merged", "_tokens", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._lower: str | None = None
         self._ascii: str | None = None
         self._ascii_lower: str | None = None
         self._claims: list[tuple[int, int]] = []
@@ -167,12 +177,35 @@ class ScanText:
         i = bisect.bisect_right(starts, start) - 1
         return i >= 0 and ends[i] >= end
 
-    @property
-    def lower(self) -> str:
-        if self._lower is None:
-            src = self.text.replace("\u0130", "I") if "\u0130" in self.text else self.text
-            self._lower = src.lower()
-        return self._lower
+    def lower_lines(self, hints: tuple[str, ...]) -> list[tuple[int, str]]:
+        """The real lower-case text of each line whose ASCII lower-case view holds a hint, as
+        ``(offset, lines)``: whole lines with their newline, neighbours merged.
+
+        For keywords in other scripts (the ASCII view has "?" where their letters were).
+        Lowering a long non-ASCII text costs several times a regex pass over it, and those
+        keywords are rare, so only their lines are lowered. A pattern that never looks past a
+        newline finds in these lines exactly what it finds in the whole lowered text.
+        """
+        view = self.ascii_lower
+        spans: list[tuple[int, int]] = []
+        for hint in hints:
+            i = view.find(hint)
+            while i >= 0:
+                e = view.find("\n", i)
+                e = len(view) if e < 0 else e + 1
+                spans.append((view.rfind("\n", 0, i) + 1, e))
+                i = view.find(hint, e)
+        merged: list[tuple[int, int]] = []
+        for s, e in sorted(spans):
+            if merged and s <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+            else:
+                merged.append((s, e))
+        out: list[tuple[int, str]] = []
+        for s, e in merged:
+            src = self.text[s:e]
+            out.append((s, (src.replace("\u0130", "I") if "\u0130" in src else src).lower()))
+        return out
 
     def before(self, i: int) -> str:
         """The character before ``i`` ("" at the start)."""
