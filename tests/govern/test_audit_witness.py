@@ -357,3 +357,73 @@ def test_the_scan_warns_until_the_key_is_elsewhere_and_witnesses_are_listed(tmp_
     assert trail_warnings(configured) == []
     assert witnesses_of(configured.settings) == [WitnessRef(w.vkey, "http://127.0.0.1:1")]
     assert VerifierKey.parse(log_key(configured)) != vkey  # another key, another log
+
+
+# --- the commands --------------------------------------------------------------------------------
+def serve_witness(state: Path, env: dict[str, str]) -> tuple[Any, str]:
+    """`audit witness serve` in its own process; its log goes to a file (a full pipe would stall it)."""
+    import json
+    import subprocess
+
+    log = state.parent / f"{state.name}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "jobshadow", "audit", "witness", "serve", "--state",
+                                 str(state), "--port", "0"], stderr=out, env={**os.environ, **env})
+    found: list[str] = []
+
+    def listening() -> bool:
+        assert proc.poll() is None, log.read_text()
+        found.extend(json.loads(line)["url"] for line in log.read_text().splitlines()
+                     if line.startswith('{"event": "listening"'))
+        return bool(found)
+
+    wait_for(listening)
+    return proc, found[0]
+
+
+def test_the_witness_commands_and_verify_with_a_quorum(tmp_path: Path) -> None:
+    import json
+    import signal
+
+    from click.testing import CliRunner
+
+    from jobshadow.cli.main import cli
+    from jobshadow.config import load_settings
+    from jobshadow.govern.door import Governance
+
+    runner = CliRunner()
+    env = {"JOBSHADOW_HOME": str(tmp_path / "server")}
+    vkey = runner.invoke(cli, ["audit", "key"], env=env).stdout.strip()
+    procs, witnesses = [], []
+    for name in ("dpo.example/audit", "works-council.example/audit"):
+        state = tmp_path / name.split(".")[0]
+        out = runner.invoke(cli, ["audit", "witness", "init", "--state", str(state), "--name", name, "--log-key", vkey])
+        assert out.exit_code == 0, out.output
+        proc, url = serve_witness(state, env)
+        procs.append(proc)
+        witnesses.append(f"{out.stdout.strip()} {url}")
+    env["JOBSHADOW_GOVERN__AUDIT_WITNESSES"] = json.dumps(witnesses)
+    try:
+        gov = Governance(load_settings(environ=env))
+        gov.scan()  # an audited access
+        gov.close()  # publishes a head and sends it to both witnesses
+        verified = runner.invoke(cli, ["audit", "verify", "--json"], env=env)
+        assert verified.exit_code == 0, verified.output
+        report = json.loads(verified.stdout)
+        assert report["quorum"] == 2 and report["confirmed"] == 2 and report["first_difference"] is None
+        assert report["witnessed_size"] == report["tree_size"] > 0
+        status = runner.invoke(cli, ["audit", "witness", "status", "--state", str(tmp_path / "dpo"), "--json"])
+        assert json.loads(status.stdout)["size"] == report["tree_size"]
+        text = runner.invoke(cli, ["audit", "verify"], env=env).stdout
+        assert "witness dpo.example/audit: confirmed" in text and max(map(len, text.splitlines())) <= 80
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        assert proc.wait(timeout=20) == 0  # SIGTERM stops a witness promptly and cleanly
+    failed = runner.invoke(cli, ["audit", "verify"], env=env)
+    assert failed.exit_code == 1
+    assert "UNREACHABLE" in failed.stdout and "witness_quorum" in failed.stdout
+    one = runner.invoke(cli, ["audit", "verify", "--quorum", "3"], env=env)
+    assert one.exit_code != 0 and "needs at least 3 witnesses" in one.output
+

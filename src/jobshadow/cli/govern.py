@@ -6,6 +6,7 @@ pause_on_findings`` (the default) a finding pauses the programme through the kil
 
 from __future__ import annotations
 
+import textwrap
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -42,7 +43,8 @@ def govern_scan(app: AppContext, as_json: bool) -> None:
     else:
         print_findings(findings)
         for w in warnings:
-            click.echo(f"warning [{w.kind}] {w.resource}: {w.message}", err=True)
+            click.echo(textwrap.fill(f"warning [{w.kind}] {w.resource}: {w.message}", 80, subsequent_indent="  ",
+                                     break_on_hyphens=False), err=True)
         if not findings:
             click.echo("no findings")
     if findings:

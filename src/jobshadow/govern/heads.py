@@ -48,9 +48,13 @@ def signer_for(storage: Storage) -> HeadSigner:
 
 def witnesses_of(settings: Settings) -> list[WitnessRef]:
     try:
-        return [WitnessRef.parse(w) for w in settings.govern.audit_witnesses]
+        refs = [WitnessRef.parse(w) for w in settings.govern.audit_witnesses]
     except AuditError as exc:
         raise ConfigError(f"[govern] audit_witnesses: {exc}") from None
+    names = [r.name for r in refs]
+    if len(set(names)) != len(names):
+        raise ConfigError("[govern] audit_witnesses: each witness must be listed once (names repeat)")
+    return refs
 
 
 def log_key(storage: Storage) -> str:
