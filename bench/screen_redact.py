@@ -15,7 +15,7 @@
    ``bench/recorder.py`` types and scrolls; its frames are decoded and redacted in order by one
    ``StreamRedactor``; process CPU seconds per frame (one core; tesseract limited to one thread).
 
-    python bench/screen_redact.py [--per-template 3] [--split all|dev|heldout] [--duration 60]
+    python bench/screen_redact.py [--per-template 3] [--split all|dev|heldout|heldout2] [--duration 60]
                                   [--no-recording] [--json] [--keep DIR]
 
 Targets: >= 99% zero-leak, >= 90% utility, <= 0.3 CPU-s per 1080p frame (amortised).
@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 import screen_check
 import screen_corpus
+import screen_heldout2
 import screen_render
 import screen_templates
 from PIL import Image
@@ -85,8 +86,12 @@ def score(screen: screen_corpus.Screen, before: str, after: str) -> dict[str, An
 
 
 def run_screens(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
-    templates = {k: v for k, v in screen_templates.TEMPLATES.items() if args.split in ("all", v[0])}
-    screens = screen_corpus.make_screens(templates, args.per_template, args.seed, screen_templates.styles)
+    screens: list[screen_corpus.Screen] = []
+    # Each batch draws its own screens from the seed, so adding a batch leaves the others' screens as they were.
+    for batch, styles in ((screen_templates.TEMPLATES, screen_templates.styles),
+                          (screen_heldout2.TEMPLATES, screen_heldout2.styles)):
+        templates = {k: v for k, v in batch.items() if args.split in ("all", v[0])}
+        screens += screen_corpus.make_screens(templates, args.per_template, args.seed, styles)
     images = render_all(screens, work)
     checker = screen_check.Checker()
     ocr = TesseractOcr()
@@ -229,7 +234,7 @@ def table(result: dict[str, Any]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--per-template", type=int, default=3, help="screens per template (default 3)")
-    ap.add_argument("--split", choices=("all", "dev", "heldout"), default="all")
+    ap.add_argument("--split", choices=("all", "dev", "heldout", "heldout2"), default="all")
     ap.add_argument("--seed", type=int, default=20261205)
     ap.add_argument("--duration", type=float, default=60.0, help="recording workload seconds (default 60)")
     ap.add_argument("--no-recording", action="store_true", help="skip the real-recording speed run")
@@ -241,7 +246,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="jobshadow-screens-") as tmp:
         rows = run_screens(args, Path(tmp))
     splits = {"all": summarise(rows)}
-    for split in ("dev", "heldout"):
+    for split in ("dev", "heldout", "heldout2"):
         part = [r for r in rows if r["split"] == split]
         if part:
             splits[split] = summarise(part)

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import mss
 import numpy as np
+import screen_heldout2
+import screen_templates
 from PIL import Image
 from screen_corpus import Screen
-from screen_templates import THEMES
 
 from jobshadow.testing.xdesktop import Desktop
 
@@ -71,7 +72,7 @@ def _settled(display: str, timeout: float = 15.0) -> np.ndarray:
 
 def render_html(screen: Screen) -> np.ndarray:
     st = screen.style
-    theme = THEMES[st["theme"]]
+    theme = {**screen_templates.THEMES, **screen_heldout2.THEMES}[st["theme"]]
     vars_ = ";".join(f"--{k}:{v}" for k, v in theme.items())
     doc = screen.content.replace(
         "<style>", f"<style>:root{{{vars_};--font:'{st['font']}';--mono:'{st['mono']}';--size:{st['size']}px}}", 1)
