@@ -36,11 +36,13 @@ _DATE = re.compile(r"[0-9]{1,2}[./-][0-9]{1,2}[./-](?:[0-9]{2}|[0-9]{4})|[0-9]{4
 _DOTTED_QUAD = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 _ZIP4 = re.compile(r"[0-9]{5}-[0-9]{4}")
 # A phone word before the number, within the line: "call me at", "my cell is", "Tel.:", "Handy".
+# Grouped by first letter (each group keeps its words' order, so the same word wins at each
+# position): at a word start the engine tries one branch per letter, not every word.
 _CUE = re.compile(
-    r"\b(?:phone|ph|tel|tele|telephone|telefon|telefono|telefone|mobile?|mob|cell|cellphone|celular|cellulare|"
-    r"handy|portable|movil|call|called|calling|fax|whats ?app|signal|sms|text(?:ed)? me|contact|reach|ring|"
-    r"dial|hotline|landline|direct|extension|number|numero|nummer|tlf|tfn|callback|call-back|reception|"
-    r"switchboard|helpdesk)\b"
+    r"\b(?:p(?:hone|h|ortable)|t(?:el|ele|elephone|elefon|elefono|elefone|ext(?:ed)? me|lf|fn)|m(?:obile?|ob|ovil)|"
+    r"c(?:ell|ellphone|elular|ellulare|all|alled|alling|ontact|allback|all-back)|h(?:andy|otline|elpdesk)|fax|"
+    r"whats ?app|s(?:ignal|ms|witchboard)|r(?:each|ing|eception)|d(?:ial|irect)|landline|extension|"
+    r"n(?:umber|umero|ummer))\b"
 )
 # A label at the start of the line: "M 07700 900123", "T: +44 …", "work  055 886-9671".
 _LABEL = re.compile(
@@ -76,36 +78,37 @@ def _cued(st: ScanText, s: int, e: int) -> bool:
     lower = st.ascii_lower
     ls = st.line_start(s)
     lo = max(ls, s - 48)
-    cues = list(_CUE.finditer(lower, lo, s))
-    if cues:
+    last = _CUE.search(lower, lo, s)
+    if last is not None:
+        while (nxt := _CUE.search(lower, last.end(), s)) is not None:
+            last = nxt  # the phone word nearest the number decides
         # Another number or a naming word between the phone word and this number: the word is
         # about something else ("phone  179  3.715,85 €  2175963471407", "tracking number is …").
-        last = cues[-1]
         if _DIGIT.search(lower, last.end(), s) is not None:
             return False
         return _NAMED.search(lower, max(lo, last.start() - 16), s) is None
     return _LABEL.match(lower, ls, s) is not None or _CUE_AFTER.match(lower, e) is not None
 
 
-def _shape_ok(groups: list[str], seps: list[str], plus: bool) -> bool:
-    """Whether digit groups are written the way phone numbers are (see the module docstring)."""
-    sizes = [len(g.strip("()")) for g in groups]
-    digits = sum(sizes)
-    if digits > 15 or sizes[-1] < 2:
+def _shape_ok(groups: list[str], sizes: list[int], seps: list[str], n: int, digits: int, plus: bool) -> bool:
+    """Whether the first ``n`` digit groups (``digits`` digits in all, ``sizes`` each) are written
+    the way phone numbers are (see the module docstring)."""
+    if digits > 15 or sizes[n - 1] < 2:
         return False  # too long for any number plan; a lone last digit is a check digit (ISBN)
     if plus:
         return digits >= 8
-    n = len(sizes)
-    if n >= 2 and digits >= 8 and any(g.startswith("(") for g in groups[:2]):
+    if n >= 2 and digits >= 8 and (groups[0][0] == "(" or groups[1][0] == "("):
         return True
-    if sizes in ([3, 3, 4], [1, 3, 3, 4]) and (sizes[0] != 1 or groups[0] == "1"):
-        return len(set(seps)) == 1 or n == 4  # "415.555.0134", "1-800 555 0199"
+    if n == 3 and sizes[0] == sizes[1] == 3 and sizes[2] == 4:
+        return seps[0] == seps[1]  # "415.555.0134", not "415 555.0134"
+    if n == 4 and groups[0] == "1" and sizes[1] == sizes[2] == 3 and sizes[3] == 4:
+        return True  # "1-800 555 0199"
     first = groups[0].lstrip("(")
     if first[0] == "0" and not first.startswith("000") and n >= 2 and 9 <= digits <= (15 if first[1:2] == "0" else 13):
         return True  # a trunk 0, or 00 and a country code
-    if n >= 3 and sizes[-1] == sizes[-2] == 2 and (digits >= 9 or (sizes[-3] == 2 and digits >= 8)):
+    if n >= 3 and sizes[n - 1] == sizes[n - 2] == 2 and (digits >= 9 or (sizes[n - 3] == 2 and digits >= 8)):
         return digits <= 13
-    return n >= 3 and sizes[-2:] == [4, 4] and 10 <= digits <= 12
+    return n >= 3 and sizes[n - 1] == sizes[n - 2] == 4 and 10 <= digits <= 12
 
 
 def _candidate(st: ScanText, s: int, e: int) -> tuple[int, int] | None:
@@ -115,8 +118,9 @@ def _candidate(st: ScanText, s: int, e: int) -> tuple[int, int] | None:
     ("555-123-4567     42": a table's next column), and the rest is judged alone.
     """
     text = st.ascii
-    plus = st.before(s) == "+"
-    if plus or st.before(s) == "(":
+    before = text[s - 1] if s else ""
+    plus = before == "+"
+    if plus or before == "(":
         s -= 1
     if not _head_ok(text, st.ascii_lower, s):
         return None  # _settle would refuse any number starting here: spare the shape and cue tests
@@ -136,19 +140,20 @@ def _candidate(st: ScanText, s: int, e: int) -> tuple[int, int] | None:
         return None  # a parenthesis where no group starts or ends: not a phone's punctuation
     # An extension after the number ("313-5860 ext 8956") says "phone" as well as a phone word.
     cued: bool | None = True if _EXT.match(st.ascii_lower, e) else None
+    sizes = [len(g.strip("()")) for g in groups]
+    upto = list(itertools.accumulate(sizes, initial=0))  # digits in the first k groups
     for keep in range(len(groups), 0, -1):
         if keep < len(groups) and seps[keep - 1] in seps[: keep - 1] and "  " not in seps[keep - 1]:
             continue  # the dropped group is joined like the kept ones: part of the same number
-        end = spans[keep - 1][1]
-        if not zip4 and _shape_ok(groups[:keep], seps[: keep - 1], plus):
-            return s, end
-        sizes = [len(g.strip("()")) for g in groups[:keep]]
-        if not 7 <= sum(sizes) <= 15 or sizes[-1] < 2:
+        digits = upto[keep]
+        if not zip4 and _shape_ok(groups, sizes, seps, keep, digits, plus):
+            return s, spans[keep - 1][1]
+        if not 7 <= digits <= 15 or sizes[keep - 1] < 2:
             continue
         if cued is None:
             cued = _cued(st, s, e)
         if cued:
-            return s, end
+            return s, spans[keep - 1][1]
     return None
 
 
@@ -177,7 +182,10 @@ def phones_in_run(st: ScanText, lo: int, hi: int) -> Iterator[Finding]:
         return  # "ping -c 3 37.122.93.28": an IP address in the run
     if dots and _DOTTED.fullmatch(text, lo, hi) and not _DOTTED_PHONE.fullmatch(text, lo, hi):
         return  # "10.0.19045.3693", "2.4.11828.1": versions, not "415.555.0134" or "06.12.34.56.78"
-    for ps, pe in _pieces(text, lo, hi):
+    pieces = (
+        _pieces(text, lo, hi) if text.find("  ", lo, hi) >= 0 else ((lo, hi),) if 7 <= hi - lo <= _MAX_PIECE else ()
+    )
+    for ps, pe in pieces:
         found = _candidate(st, ps, pe)
         if found is not None:
             finding = _settle(st, *found)
