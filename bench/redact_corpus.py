@@ -378,7 +378,9 @@ VALUES: dict[str, Callable[[random.Random, str], str]] = {
     "generic_token": _generic,
     "password": lambda rng, v: redact_everyday.pin(rng) if v == "pin" else _password(rng, v),
     "email": _email,
-    "phone": lambda rng, v: redact_everyday.everyday_phone(rng) if v == "everyday" else _phone(rng, v or "intl"),
+    "phone": lambda rng, v: (
+        redact_everyday.everyday_phone(rng, v) if v in ("everyday", "bare") else _phone(rng, v or "intl")
+    ),
     "credit_card": _card,
     "iban": lambda rng, v: (lambda c: _group4(c) if v != "compact" else c)(
         _iban(rng, (cc := rng.choice(tuple(_IBAN_SHAPES))), _IBAN_SHAPES[cc])

@@ -26,13 +26,22 @@ _FORMATS = (
 )  # fmt: skip
 
 
+# Numbers written with no phone-only shape: bare digits, or groups that amounts and ids use too.
+# Only their place tells them apart (a signature, the line after "call me", a name and brackets).
+_BARE_FORMATS = (
+    "NXXXXXXXXX", "1NXXXXXXXXX", "NXXXXXXX", "0NXXXXXXX", "00NXXXXXXXX", "NXX XX XXX", "NXX XXX XXX",
+    "NXXX XXX", "NXX-XXXX", "NXX XX XX", "NXXXXXXXXXXX",
+)  # fmt: skip
+
+
 def everyday_phone(rng: random.Random, variant: str = "") -> str:
-    """A number in a common written format with random digits (rarely valid in any plan)."""
+    """A number in a common written format with random digits (rarely valid in any plan);
+    ``bare``: one with no phone-only shape (``_BARE_FORMATS``), never with an extension."""
     out = []
-    for ch in rng.choice(_FORMATS):
+    for ch in rng.choice(_BARE_FORMATS if variant == "bare" else _FORMATS):
         out.append(rng.choice(string.digits) if ch == "X" else rng.choice("23456789") if ch == "N" else ch)
     number = "".join(out)
-    if variant != "noext" and rng.random() < 0.12:
+    if variant not in ("noext", "bare") and rng.random() < 0.12:
         number += rng.choice((" x", " ext. ", "x", " ext ")) + str(rng.randint(1, 9999))
     return number
 
@@ -69,6 +78,10 @@ NEGATIVES = {
     "win_build": lambda rng: f"10.0.{rng.randint(10000, 26100)}.{rng.randint(1, 5000)}",
     "thousands": lambda rng: rng.choice((f"{rng.randint(1, 999)} {_d(rng, 3)} {_d(rng, 3)}", f"{rng.randint(1, 99)},{_d(rng, 3)},{_d(rng, 3)}")),  # noqa: E501
     "line_col": lambda rng: f"line {rng.randint(1, 9999)}, column {rng.randint(1, 120)}",
+    "digits8": lambda rng: str(rng.randint(10**7, 10**8 - 1)),
+    "digits10": lambda rng: str(rng.randint(10**9, 10**10 - 1)),
+    "thousands_sp": lambda rng: f"{rng.randint(100, 999)} {_d(rng, 3)} {_d(rng, 3)}",
+    "date_compact": lambda rng: f"{rng.randint(1950, 2024)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}",
 }
 
 # fmt: off
@@ -82,6 +95,14 @@ TEMPLATES: list[tuple[str, str, str]] = [
     ("d_phone_fax", "dev", "Fax: «phone:everyday»\nInvoice «!order_no», EIN on file: «!ein»"),
     ("d_phone_negatives", "dev", "ISBN «!isbn», barcode «!ean13», order «!amazon_order», tracking «!usps», build «!win_build», population «!thousands», «!line_col», at «!latlng», ZIP «!zip4»"),  # noqa: E501
     ("d_phone_code", "dev", "SUPPORT_PHONE = \"«phone:everyday»\"\nMAX_ITEMS = «!thousands»\n"),
+    # phones placed where only the layout says "phone" (development)
+    ("d_phone_sig_nolabel", "dev", "Thanks,\n«@name»\n«@project»\n«phone:bare»\n«email»\n"),
+    ("d_phone_sig_pipes", "dev", "«@name» | «@project» | «phone:bare» | «email»\n"),
+    ("d_phone_cue_line_above", "dev", "you can call me on\n«phone:bare»\nafter «!time»"),
+    ("d_phone_name_paren", "dev", "«@first» («phone:bare») said the delivery is late"),
+    ("d_phone_record_row", "dev", "«@name» | «@word» | «phone:bare» | «email»\n«@name» | «@word» | «phone:bare» | «email»\n"),  # noqa: E501
+    ("d_phone_label_negatives", "dev", "Name  «@name»\nE-mail  «email»\nEmployee no  «!digits8»\nJoined  «!date_compact»\n"),  # noqa: E501
+    ("d_phone_layout_negatives", "dev", "«@name» <«email»>\nCustomer ID\n«!digits10»\nTotal («!digits8»)\n«!thousands_sp» rows, order\n«!digits8»\n"),  # noqa: E501
     # prose credentials (development)
     ("d_prose_wifi_pass", "dev", "wifi pass is «password» (network «@word»-5G)"),
     ("d_prose_pw_for", "dev", "pw for prod db: «password»\nrotating it on «!date»"),
@@ -111,6 +132,12 @@ TEMPLATES: list[tuple[str, str, str]] = [
     ("e4_phone_whatsapp", "eval", "whatsapp me «phone:everyday» after «!time»"),
     ("e4_phone_card", "eval", "«@name», «@project»\nT «phone:everyday»\nM «phone:everyday»\n«email»"),
     ("e4_phone_negatives", "eval", "Order «!amazon_order» shipped, tracking «!usps». ISBN «!isbn». Windows «!win_build». «!latlng»"),  # noqa: E501
+    # evaluation batch 5: phones placed by layout, written with the development templates above
+    ("e5_phone_sig_card", "eval", "Best regards\n«@name»\n«@project»\n«phone:bare»\n«email»"),
+    ("e5_phone_text_me_above", "eval", "text me at\n«phone:bare»"),
+    ("e5_phone_paren_name", "eval", "ask «@first» («phone:bare») about the keys"),
+    ("e5_phone_label_negatives", "eval", "«@name»\n«email»\nDOB  «!date_compact»\nMember since «!date_compact»\nAccount  «!digits10»"),  # noqa: E501
+    ("e5_phone_layout_negatives", "eval", "From: «@name» <«email»>\nInvoice\n«!digits8»\nPopulation («!thousands_sp»)\nEmployee no.\n«!digits10»"),  # noqa: E501
     ("e4_prose_pw_colon", "eval", "prod pw: «password» — ask before using"),
     ("e4_prose_login_as", "eval", "log in as «@user» / «password» to see the dashboard"),
     ("e4_prose_pin_is", "eval", "door PIN is «password:pin»"),
