@@ -139,3 +139,43 @@ def test_a_single_digit_first_group_never_breaks_the_scan() -> None:
 def test_digit_lists_and_long_runs_stay_linear_and_clean() -> None:
     assert phones("1 2 3 4 5 6 7 8 9 " * 2000) == []
     assert phones("10 20 30 40 50 60 70 80 90 100 " * 500) == []
+
+
+# With no phone word and no phone-only shape, the layout can still say "phone".
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("Thanks,\nAna Ruiz\nbilling-api\n722 611 936\nana.ruiz@example.com\n", "722 611 936"),
+        ("--\nAna Ruiz\nSales, EMEA\n9076076066\n", "9076076066"),
+        ("Ana Ruiz | billing | 445 75 949 | ana.ruiz@example.com", "445 75 949"),
+        ("you can call me on\n113 7475\nafter six", "113 7475"),
+        ("Mobile:\n9076076066", "9076076066"),
+        ("Sergius (571-5121) said he is late", "571-5121"),
+        ("ask Ana Ruiz (00908860445) about the keys", "00908860445"),
+    ],
+)
+def test_layout_says_phone(text: str, number: str) -> None:
+    found_phones = phones(text)  # a bracketed number's finding opens with the bracket, as elsewhere
+    assert len(found_phones) == 1 and found_phones[0].lstrip("(") == number
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Total (12345678) rows\n",
+        "Population (944 484 935)\n",
+        "Ana Ruiz\nana.ruiz@example.com\nEmployee no  12345678\nDate of birth  20060115\n",
+        "Ana Ruiz <ana.ruiz@example.com>\nCustomer ID\n9076076066\n",
+        "12345678 | Ana Ruiz | ana.ruiz@example.com",  # an id leads its row
+        "Ana Ruiz\nana.ruiz@example.com\n20060115\n",  # a date, by its digits
+        "the tracking number is\n9400856943\n",
+        "I'll call you tomorrow about it\nref\n12345678\n",
+    ],
+)
+def test_layout_without_phone_evidence_is_not_a_phone(text: str) -> None:
+    assert phones(text) == []
+
+
+def test_a_prompted_password_stays_a_password_in_a_contact_block() -> None:
+    text = "ana.ruiz@example.com\n$ ssh ana@build-1\n912837465\n"
+    assert found(text)[-1] == ("password", "912837465")

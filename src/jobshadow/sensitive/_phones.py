@@ -6,7 +6,8 @@ decides, not its validity: each run of digits and separators from the shared run
 it is written the way phone numbers are written, and nothing else is:
 
 * ``+`` and a country code, 8-15 digits (``+44 20 7946 0958``, ``+1-555-123-4567``);
-* an area code in parentheses (``(415) 555-0134``, ``(02) 9876 5432``, ``+49 (0)30 …``);
+* an area code in parentheses, closed before the last group (``(415) 555-0134``, ``(02) 9876 5432``,
+  ``+49 (0)30 …``);
 * the NANP shape 3-3-4, optionally after ``1`` (``415.555.0134``, ``1-800-555-0199``);
 * a trunk ``0`` or international ``00`` and 9-13 digits in groups (``0171 234 5678``,
   ``07700 900123``, ``030/1234567``, ``001-555-123-4567``);
@@ -28,7 +29,7 @@ import re
 from collections.abc import Iterator
 
 from jobshadow.sensitive._kinds import Finding
-from jobshadow.sensitive._text import ALNUM, ScanText
+from jobshadow.sensitive._text import ALNUM, ScanText, word_set
 
 _GROUP = re.compile(r"\(?[0-9]+\)?")
 _SEP = re.compile(r"[ \t./-]+")
@@ -50,6 +51,26 @@ _LABEL = re.compile(
     r"\.?:?[ \t]*\Z"
 )
 _CUE_AFTER = re.compile(r"[ \t]*\(?(?:cell|mobile|mob|m|office|work|w|home|h|fax|direct|landline|whatsapp)\)")
+# Layout that says "phone" with no phone word on the number's line (``_laid_out``).
+# A phone word ending the line above: "call me on⏎0412 345 678", "Mobile:⏎…", "text me at⏎…".
+_CUE_ABOVE = re.compile(
+    _CUE.pattern + r"(?:[ \t]+(?:me|us|him|her|them))?(?:[ \t]+(?:at|on|is|via|under))?[ \t]*[:.\-]?[ \t]*\r?\Z"
+)
+# A name right before the bracketed number: "Sergius (571-5121) said", "ask Ana (0612345678)".
+_NAME_BEFORE = re.compile(r"(?:^|(?<=[\s,;:]))[A-Z][a-z]+(?:[ \-][A-Z][a-z]+){0,2}[ \t]\Z")
+# Capitalised words that name a number as an amount, a count or a period, not a person.
+_NOT_NAMES = word_set(
+    """
+    total subtotal amount balance price cost sum fee fees tax vat net gross count qty quantity items rows
+    population revenue sales profit year years page pages step steps size rank score version build
+    day days week weeks month months height width weight length distance area volume
+    """
+)
+_SIGNATURE_RULE = re.compile(r"(?m)^--[ \t]*\r?$")
+_CELL_LEFT = re.compile(r"(?m)(?:^|[|\t]|  )[ \t]*\Z")
+_CELL_RIGHT = re.compile(r"[ \t]*(?:[|\t]|  |\r?$)")
+_COMPACT_DATE = re.compile(r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])")
+_MAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 # Numbers named as something else, right before them.
 _NOT_PHONE = re.compile(
     r"(?:\b(?:order|invoice|inv|ticket|case|ref|reference|id|po|acct|account|tracking|isbn|ean|upc|sku|"
@@ -87,7 +108,78 @@ def _cued(st: ScanText, s: int, e: int) -> bool:
         if _DIGIT.search(lower, last.end(), s) is not None:
             return False
         return _NAMED.search(lower, max(lo, last.start() - 16), s) is None
-    return _LABEL.match(lower, ls, s) is not None or _CUE_AFTER.match(lower, e) is not None
+    if _LABEL.match(lower, ls, s) is not None or _CUE_AFTER.match(lower, e) is not None:
+        return True
+    return _laid_out(st, s, e, ls)
+
+
+def _laid_out(st: ScanText, s: int, e: int, ls: int) -> bool:
+    """No phone word in reach, but the layout says "phone" (a number, not an amount or an id):
+
+    * a phone word ends the line above a number that starts its line ("call me on⏎…");
+    * a capitalised name stands right before the number in brackets ("Sergius (571-5121) said");
+    * the number fills its line, in a block (three lines up, two down, no blank line between)
+      that holds an e-mail address or sits under a ``--`` signature line;
+    * the number is a later cell of a row (``|``, tab or two spaces apart) that holds an e-mail
+      address: a contact record ("Ana Ruiz | sales | 0612345678 | ana@…").
+
+    A span an earlier detector claimed (a typed password, a form field) stays theirs; words
+    naming the number otherwise ("Customer ID⏎…", "order⏎…") are ruled out by ``_settle``.
+    """
+    text, lower = st.ascii, st.ascii_lower
+    if text[s : s + 1] == "(":
+        s += 1  # the bracket _candidate put in front of the number
+    bracketed = text[s - 1 : s] == "(" and text[e : e + 1] == ")"
+    start = s - 1 if bracketed else s
+    if st.covered(s, e):
+        return False
+    if bracketed:
+        name = _NAME_BEFORE.search(text, max(ls, start - 40), start)
+        if name is not None and name.group().split(None, 1)[0].lower() not in _NOT_NAMES:
+            return True
+    le = st.line_end(e)
+    first = text[ls:start].strip(" \t|>*") == ""
+    if first and ls > 0:
+        above_start = st.line_start(ls - 1)
+        cue = _CUE_ABOVE.search(lower, max(above_start, ls - 1 - 48), ls - 1)
+        if cue is not None and _NAMED.search(lower, max(above_start, cue.start() - 16), ls - 1) is None:
+            return True
+    if _CELL_LEFT.search(text, ls, start) is None or _CELL_RIGHT.match(text, e + bracketed, le) is None:
+        return False  # inside a sentence: only words or brackets can say "phone" there
+    if _COMPACT_DATE.fullmatch(text, s, e):
+        return False  # "20060115": with only the layout to go by, a date
+    before_cells = text[ls:start].strip(" \t|>*")
+    if not before_cells and not text[e + bracketed : le].strip(" \t|\r"):
+        return _contact_block(st, ls, le)  # the number fills its line: a card or a signature
+    # One cell of a row: a contact record when the row holds the e-mail address itself and the
+    # number is not its first cell (ids lead rows); otherwise the cell before it is a label
+    # that names it ("Date of birth  20060115", "Employee no  …"), and only phone words count.
+    return bool(before_cells) and text.find("@", ls, le) >= 0 and _MAIL.search(text, ls, le) is not None
+
+
+def _contact_block(st: ScanText, ls: int, le: int) -> bool:
+    """Whether the lines around ``[ls, le)`` (three up, two down, up to a blank line) hold an
+    e-mail address, or a ``--`` signature line stands above them."""
+    text = st.ascii
+    lo = ls
+    for _ in range(3):
+        if lo == 0:
+            break
+        prev = st.line_start(lo - 1)
+        if not text[prev : lo - 1].strip():
+            break
+        lo = prev
+    hi = le
+    for _ in range(2):
+        if hi >= len(text):
+            break
+        nxt = st.line_end(hi + 1)
+        if not text[hi + 1 : nxt].strip():
+            break
+        hi = nxt
+    if text.find("@", lo, hi) >= 0 and _MAIL.search(text, lo, hi) is not None:
+        return True
+    return _SIGNATURE_RULE.search(text, lo, ls) is not None
 
 
 def _shape_ok(groups: list[str], sizes: list[int], seps: list[str], n: int, digits: int, plus: bool) -> bool:
@@ -97,7 +189,7 @@ def _shape_ok(groups: list[str], sizes: list[int], seps: list[str], n: int, digi
         return False  # too long for any number plan; a lone last digit is a check digit (ISBN)
     if plus:
         return digits >= 8
-    if n >= 2 and digits >= 8 and (groups[0][0] == "(" or groups[1][0] == "("):
+    if n >= 2 and digits >= 8 and _area_code(groups, n):
         return True
     if n == 3 and sizes[0] == sizes[1] == 3 and sizes[2] == 4:
         return seps[0] == seps[1]  # "415.555.0134", not "415 555.0134"
@@ -109,6 +201,16 @@ def _shape_ok(groups: list[str], sizes: list[int], seps: list[str], n: int, digi
     if n >= 3 and sizes[n - 1] == sizes[n - 2] == 2 and (digits >= 9 or (sizes[n - 3] == 2 and digits >= 8)):
         return digits <= 13
     return n >= 3 and sizes[n - 1] == sizes[n - 2] == 4 and 10 <= digits <= 12
+
+
+def _area_code(groups: list[str], n: int) -> bool:
+    """An area code in brackets among the first ``n`` groups: opened in the first or second group
+    and closed there or in the next one, before the last ("(415) 555-0134", "+49 (0)30 …").
+    A bracket still open at the last group holds the whole number ("Population (944 484 935)")."""
+    for i in (0, 1):
+        if i < n and groups[i][0] == "(":
+            return any(groups[j][-1] == ")" for j in range(i, min(i + 2, n - 1)))
+    return False
 
 
 def _candidate(st: ScanText, s: int, e: int) -> tuple[int, int] | None:
