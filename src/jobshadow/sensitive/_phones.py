@@ -67,7 +67,7 @@ _NOT_NAMES = word_set(
     """
 )
 _SIGNATURE_RULE = re.compile(r"(?m)^--[ \t]*\r?$")
-_CELL_LEFT = re.compile(r"(?m)(?:^|[|\t]|  )[ \t]*\Z")
+_LAYOUT_LEFT = frozenset(("", " ", "\t", "|", ">", "*"))
 _CELL_RIGHT = re.compile(r"[ \t]*(?:[|\t]|  |\r?$)")
 _COMPACT_DATE = re.compile(r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])")
 _MAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
@@ -131,30 +131,43 @@ def _laid_out(st: ScanText, s: int, e: int, ls: int) -> bool:
         s += 1  # the bracket _candidate put in front of the number
     bracketed = text[s - 1 : s] == "(" and text[e : e + 1] == ")"
     start = s - 1 if bracketed else s
+    left = text[start - 1] if start > ls else ""
+    if not bracketed and left not in _LAYOUT_LEFT:
+        return False  # glued to a word or a sign: every rule below needs a line, cell or bracket
     if st.covered(s, e):
         return False
     if bracketed:
         name = _NAME_BEFORE.search(text, max(ls, start - 40), start)
         if name is not None and name.group().split(None, 1)[0].lower() not in _NOT_NAMES:
             return True
-    le = st.line_end(e)
     first = text[ls:start].strip(" \t|>*") == ""
     if first and ls > 0:
         above_start = st.line_start(ls - 1)
         cue = _CUE_ABOVE.search(lower, max(above_start, ls - 1 - 48), ls - 1)
         if cue is not None and _NAMED.search(lower, max(above_start, cue.start() - 16), ls - 1) is None:
             return True
-    if _CELL_LEFT.search(text, ls, start) is None or _CELL_RIGHT.match(text, e + bracketed, le) is None:
+    if not _cell_starts(text, ls, start):
         return False  # inside a sentence: only words or brackets can say "phone" there
-    if _COMPACT_DATE.fullmatch(text, s, e):
+    le = st.line_end(e)
+    end = e + 1 if bracketed else e
+    if _CELL_RIGHT.match(text, end, le) is None or _COMPACT_DATE.fullmatch(text, s, e):
         return False  # "20060115": with only the layout to go by, a date
     before_cells = text[ls:start].strip(" \t|>*")
-    if not before_cells and not text[e + bracketed : le].strip(" \t|\r"):
+    if not before_cells and not text[end:le].strip(" \t|\r"):
         return _contact_block(st, ls, le)  # the number fills its line: a card or a signature
     # One cell of a row: a contact record when the row holds the e-mail address itself and the
     # number is not its first cell (ids lead rows); otherwise the cell before it is a label
     # that names it ("Date of birth  20060115", "Employee no  …"), and only phone words count.
     return bool(before_cells) and text.find("@", ls, le) >= 0 and _MAIL.search(text, ls, le) is not None
+
+
+def _cell_starts(text: str, ls: int, start: int) -> bool:
+    """Whether a table cell starts right before ``start``: the blanks before it follow the line's
+    start or a ``|``, or hold a tab or two spaces."""
+    r = start
+    while r > ls and text[r - 1] in " \t":
+        r -= 1
+    return r == ls or text[r - 1] == "|" or text.find("\t", r, start) >= 0 or text.find("  ", r, start) >= 0
 
 
 def _contact_block(st: ScanText, ls: int, le: int) -> bool:
