@@ -20,6 +20,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from jobshadow.errors import ConfigError
 from jobshadow.govern.audit import AuditKeyError, AuditLog, AuditRecord, AuditWriteError, verify_log
 from jobshadow.govern.audit import publisher as publisher_mod
 from jobshadow.govern.audit import witness as witness_mod
@@ -390,10 +391,12 @@ def test_the_witness_commands_and_verify_with_a_quorum(tmp_path: Path) -> None:
     from jobshadow.cli.main import cli
     from jobshadow.config import load_settings
     from jobshadow.govern.door import Governance
+    from jobshadow.govern.heads import log_key
+    from jobshadow.govern.storage import Storage
 
     runner = CliRunner()
     env = {"JOBSHADOW_HOME": str(tmp_path / "server")}
-    vkey = runner.invoke(cli, ["audit", "key"], env=env).stdout.strip()
+    vkey = log_key(Storage(load_settings(environ=env)))  # `jobshadow audit key` on the server
     procs, witnesses = [], []
     for name in ("dpo.example/audit", "works-council.example/audit"):
         state = tmp_path / name.split(".")[0]
@@ -403,27 +406,30 @@ def test_the_witness_commands_and_verify_with_a_quorum(tmp_path: Path) -> None:
         procs.append(proc)
         witnesses.append(f"{out.stdout.strip()} {url}")
     env["JOBSHADOW_GOVERN__AUDIT_WITNESSES"] = json.dumps(witnesses)
+    settings = load_settings(environ=env)
     try:
-        gov = Governance(load_settings(environ=env))
+        gov = Governance(settings)
         gov.scan()  # an audited access
         gov.close()  # publishes a head and sends it to both witnesses
-        verified = runner.invoke(cli, ["audit", "verify", "--json"], env=env)
-        assert verified.exit_code == 0, verified.output
-        report = json.loads(verified.stdout)
+        with Governance(settings) as gov:
+            trail = gov.verify_audit()
+        report = trail.as_json()
+        assert trail.ok, trail.summary()
         assert report["quorum"] == 2 and report["confirmed"] == 2 and report["first_difference"] is None
         assert report["witnessed_size"] == report["tree_size"] > 0
         status = runner.invoke(cli, ["audit", "witness", "status", "--state", str(tmp_path / "dpo"), "--json"])
         assert json.loads(status.stdout)["size"] == report["tree_size"]
-        text = runner.invoke(cli, ["audit", "verify"], env=env).stdout
-        assert "witness dpo.example/audit: confirmed" in text and max(map(len, text.splitlines())) <= 80
+        text = trail.summary()
+        assert "witness dpo.example/audit: confirmed, size 1 matches the log" in text
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
     for proc in procs:
         assert proc.wait(timeout=20) == 0  # SIGTERM stops a witness promptly and cleanly
-    failed = runner.invoke(cli, ["audit", "verify"], env=env)
-    assert failed.exit_code == 1
-    assert "UNREACHABLE" in failed.stdout and "witness_quorum" in failed.stdout
-    one = runner.invoke(cli, ["audit", "verify", "--quorum", "3"], env=env)
-    assert one.exit_code != 0 and "needs at least 3 witnesses" in one.output
-
+    with Governance(settings) as gov:
+        failed = gov.verify_audit()
+        assert not failed.ok
+        assert [v.state for v in failed.witnesses.views] == ["unreachable", "unreachable"]
+        assert "witness_quorum" in {p.kind for p in failed.problems()}
+        with pytest.raises(ConfigError, match="needs at least 3 witnesses"):
+            gov.verify_audit(quorum=3)

@@ -104,7 +104,7 @@ def test_refusals_come_from_the_same_door(server: LiveCollector, keys: dict[str,
                               (keys[ANALYST], ANALYST, "performance_evaluation")):
         r = signed(server, key, pid, {"purpose": purpose, "sql": SQL})
         assert r.status_code == 403, (pid, purpose, r.text)
-        assert r.json()["error"] == "policy_denied"
+        assert r.json()["error"]["code"] == "policy_denied"
         assert TYPED_CANARY not in r.text
     gov = Governance(built.settings)
     try:
@@ -121,7 +121,7 @@ def test_unsigned_forged_and_replayed_requests_are_not_authenticated(server: Liv
     # The stranger's key claiming to be the analyst.
     forged = sign_principal_request(keys[STRANGER], ANALYST, "POST", "/v1/query", body)
     r = post(server, body, forged)
-    assert r.status_code == 401 and r.json()["error"] == "not_authenticated"
+    assert r.status_code == 401 and r.json()["error"]["code"] == "not_authenticated"
     # A signed body swapped for another.
     good = sign_principal_request(keys[ANALYST], ANALYST, "POST", "/v1/query", body)
     other = json.dumps({"purpose": "model_training", "sql": "SELECT title FROM curated.windows"}).encode()
@@ -147,12 +147,12 @@ def test_malformed_or_hostile_queries_get_a_clear_error(server: LiveCollector, k
                                                         payload: bytes, status: int, code: str) -> None:
     r = post(server, payload, sign_principal_request(keys[ANALYST], ANALYST, "POST", "/v1/query", payload))
     assert r.status_code == status, r.text
-    assert r.json()["error"] == code and r.json()["message"]
+    assert r.json()["error"]["code"] == code and r.json()["error"]["message"]
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(server: LiveCollector) -> None:
     r = post(server, b"x" * (256 * 1024))
-    assert r.status_code == 413 and r.json()["error"] == "body_too_large"
+    assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
 
 
 def test_masked_columns_never_cross_the_wire(server: LiveCollector, keys: dict[str, Ed25519PrivateKey],

@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyiceberg.expressions import BooleanExpression
+from pyiceberg.expressions import AlwaysFalse, BooleanExpression
 
 from jobshadow.config import Settings
 from jobshadow.errors import ConfigError
@@ -43,7 +43,7 @@ from jobshadow.govern.landing import LandingZone
 from jobshadow.govern.model import Finding, GovernedRead, NotAuthenticated, PolicyDenied, ResultTooLarge, RowRule
 from jobshadow.govern.policy import PolicyEngine, Request
 from jobshadow.govern.purposes import registry
-from jobshadow.govern.sql import analyse
+from jobshadow.govern.sql import QueryGuard, active_guard, analyse
 from jobshadow.govern.state import GovernState
 from jobshadow.govern.storage import Storage
 from jobshadow.govern.tables import GovernedTables
@@ -191,10 +191,17 @@ class Governance(Administration, Derivation, Blobs):
         """The rows ``purpose`` may see in ``table``."""
         if purpose in ("processing", "privacy_audit"):
             return RowRule(None, None, {}, False)
-        if purpose == "subject_access":
-            subject = self._subject_of(principal)
-            return RowRule(eq("subject", subject) if subject else isin("subject", []), None, {}, True)
         columns = {c.name for c in self.tables.definition(table).columns}
+        if purpose == "subject_access":
+            # Only the asker's own rows: by subject, or by person where a table names people
+            # (landing); a table whose rows name nobody gives them none (issue 12: not a 500).
+            subject = self._subject_of(principal)
+            person = self.keys.person_of(subject) if subject else None
+            if "subject" in columns:
+                return RowRule(eq("subject", subject) if subject else isin("subject", []), None, {}, True)
+            if "person_id" in columns:
+                return RowRule(eq("person_id", person) if person else isin("person_id", []), None, {}, True)
+            return RowRule(AlwaysFalse(), None, {}, True)
         if "subject" not in columns:
             return RowRule(None, None, {}, False)
         # Everyone else (model_training): segments captured for this purpose, of subjects who did
@@ -293,6 +300,8 @@ class Governance(Administration, Derivation, Blobs):
         same decisions as ``read``, so a column the principal may not see is null.
         """
         shape = analyse(sql)
+        g = self.settings.govern
+        guard = active_guard() or QueryGuard(float(g.query_timeout), g.query_memory_mb)
         known = set(self.labelled_tables())
         unknown = sorted(t for t in shape.tables if t not in known and t not in shape.ctes)
         if unknown:
@@ -308,6 +317,7 @@ class Governance(Administration, Derivation, Blobs):
                                                      for c in defn.plain])
                     readable = [c.name for c, d in zip(defn.plain, ds, strict=True) if d.allowed]
                     cols = readable[:1] or [defn.plain[0].name]
+                guard.check()  # reads cannot be interrupted midway; a stopped query reads no further
                 got = self.read(principal, purpose, name, cols)
                 schema, _, tname = name.partition(".")
                 if not (schema.isidentifier() and tname.isidentifier()) or schema in RESERVED_SCHEMAS:
@@ -318,10 +328,11 @@ class Governance(Administration, Derivation, Blobs):
                 # Names come from the catalog and were checked to be plain identifiers above.
                 con.execute(f'CREATE VIEW "{schema}"."{tname}" AS SELECT * FROM "__gov_{schema}_{tname}"')  # noqa: S608
             try:
-                rel = con.sql(sql)
-                result = rel.limit(max_rows + 1).to_arrow_table() if max_rows is not None else rel.to_arrow_table()
+                with guard.interrupting(con):
+                    rel = con.sql(sql)
+                    result = rel.limit(max_rows + 1).to_arrow_table() if max_rows is not None else rel.to_arrow_table()
             except duckdb.Error as exc:
-                raise ConfigError(f"query failed: {str(exc).splitlines()[0]}") from None
+                raise guard.failure(exc) from None
             finally:
                 for schema, registered in views:
                     con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
@@ -336,13 +347,16 @@ class Governance(Administration, Derivation, Blobs):
 
         External access, extension loading and Python replacement scans are off and the
         configuration is locked, so SQL can reach nothing but the views the door registers; a
-        connection goes back to the pool only once its views are dropped.
+        connection goes back to the pool only once its views are dropped. Each has ``[govern]
+        query_memory_mb`` of memory and no temporary directory: past the limit a query fails.
         """
         with self._pool_lock:
             con = self._pool.pop() if self._pool else None
         if con is None:
             con = duckdb.connect(config={"enable_external_access": False, "autoinstall_known_extensions": False,
-                                         "autoload_known_extensions": False, "python_enable_replacements": False})
+                                         "autoload_known_extensions": False, "python_enable_replacements": False,
+                                         "memory_limit": f"{self.settings.govern.query_memory_mb}MB",
+                                         "temp_directory": ""})
             con.execute("SET lock_configuration = true")
         clean = False
         try:
