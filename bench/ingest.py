@@ -217,18 +217,15 @@ class Sampler(threading.Thread):
 
 def admin_setup(settings: Any, emails: list[str]) -> list[str]:
     """Enrolment codes, and an approved, active scope: what an admin does before devices upload."""
-    from jobshadow.ingest.service import CollectorService
+    from jobshadow.govern import open_programme
 
-    svc = CollectorService(settings)
-    try:
-        codes = [svc.create_enroll_code(e, by="bench-admin@example.org")[0] for e in emails]
+    with open_programme(settings) as svc:
+        codes = [svc.create_enroll_code(e, by="person:bench-admin@example.org")[0] for e in emails]
         svc.create_scope("bench", {"apps": ["xterm", "xedit"], "purposes": ["model_training"]},
-                         by="bench-lead@example.org")
-        rid = svc.submit_review("bench", by="bench-lead@example.org")
-        svc.decide_review(rid, True, "bench-dpo@example.org")
-        svc.activate_scope("bench", by="bench-lead@example.org")
-    finally:
-        svc.close()
+                         by="person:bench-lead@example.org")
+        rid = svc.submit_review("bench", by="person:bench-lead@example.org")
+        svc.decide_review(rid, True, "person:bench-dpo@example.org")
+        svc.activate_scope("bench", by="person:bench-lead@example.org")
     return codes
 
 

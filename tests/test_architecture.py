@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SERVER_ONLY = ("sqlalchemy", "pyiceberg", "pyarrow", "starlette", "uvicorn", "duckdb", "fsspec", "prometheus_client",
                "pydantic", "numpy", "PIL", "jobshadow.ingest", "jobshadow.govern", "jobshadow.lake")
 
@@ -35,10 +37,16 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "jobshadow"
 GOVERN = SRC / "govern"
 # What only the governance door may open: the catalog and tables, the file systems behind the
 # warehouse and object store, and the keys.
-DOOR_ONLY_MODULES = ("pyiceberg.catalog", "pyiceberg.table", "pyiceberg.io", "fsspec", "s3fs", "gcsfs", "adlfs",
-                     "jobshadow.govern.keys", "jobshadow.govern.tables")
+DOOR_ONLY_MODULES = ("pyiceberg.catalog", "pyiceberg.table", "pyiceberg.io", "fsspec", "s3fs", "gcsfs", "adlfs")
 DOOR_ONLY_ATTRIBUTES = ("catalog", "object_store", "landing_recipient", "pseudonym_key", "kek_path", "keys_db",
-                        "put_media", "get_media", "delete_rows", "expire_and_purge")
+                        "put_media", "get_media", "delete_rows", "expire_and_purge", "audit_key_path")
+# The allow-list: outside the door, the only governance module anything may import is the package
+# itself, and only the names it exports. One exception: a witness of the audit log runs on its own
+# machine, with its own key and state, and opens nothing of the server's.
+ALLOWED_GOVERN_IMPORTS = frozenset({"jobshadow.govern"})
+WITNESS_MODULES = frozenset({"jobshadow.govern.audit.note", "jobshadow.govern.audit.witness",
+                             "jobshadow.govern.audit.witness_http"})
+ALLOWED_BY_FILE = {"cli/witness.py": WITNESS_MODULES}
 
 
 def _outside_the_door() -> list[Path]:
@@ -56,17 +64,37 @@ def _imports(tree: ast.AST) -> set[str]:
     return out
 
 
+def _govern_names(tree: ast.AST) -> list[tuple[str, str | None]]:
+    """(module, name) of every import from ``jobshadow.govern`` and below."""
+    out: list[tuple[str, str | None]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(a.name, None) for a in node.names if a.name.startswith("jobshadow.govern")]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("jobshadow.govern"):
+            out += [(node.module, a.name) for a in node.names]
+    return out
+
+
 def _offences(label: str, source: str) -> list[str]:
+    import jobshadow.govern
+
     tree = ast.parse(source, label)
     out = [f"{label} imports {name}" for name in sorted(_imports(tree))
            if any(name == m or name.startswith(m + ".") for m in DOOR_ONLY_MODULES)]
+    for module, name in _govern_names(tree):
+        if module in ALLOWED_BY_FILE.get(label, ()):
+            continue
+        if module not in ALLOWED_GOVERN_IMPORTS:
+            out.append(f"{label} imports {module} (only jobshadow.govern itself is allowed)")
+        elif name is not None and name not in jobshadow.govern.__all__:
+            out.append(f"{label} imports {name} from jobshadow.govern, which does not export it")
     out += [f"{label}:{node.lineno} reaches for .{node.attr}" for node in ast.walk(tree)
             if isinstance(node, ast.Attribute) and node.attr in DOOR_ONLY_ATTRIBUTES]
     return out
 
 
 def test_only_govern_opens_the_catalog_the_object_store_or_the_keys() -> None:
-    """Issue 5: `jobshadow.govern` is the one door; everything else goes through `Governance`."""
+    """Issues 5 and 12: `jobshadow.govern` is the one door; everything else goes through what it exports."""
     checked = _outside_the_door()
     assert len(checked) > 50
     offences = [o for path in checked for o in _offences(str(path.relative_to(SRC)), path.read_text())]
@@ -74,7 +102,33 @@ def test_only_govern_opens_the_catalog_the_object_store_or_the_keys() -> None:
 
 
 def test_the_door_rule_reports_a_module_that_bypasses_it() -> None:
-    bad = "from pyiceberg.catalog.sql import SqlCatalog\nimport fsspec\n\ndef f(gov):\n    return gov.storage.catalog\n"
+    bad = ("from pyiceberg.catalog.sql import SqlCatalog\nimport fsspec\nfrom jobshadow.govern.keys import pseudonym\n"
+           "from jobshadow.govern import Governance, SubjectKeys\n\ndef f(gov):\n    return gov.storage.catalog\n")
     assert _offences("bad.py", bad) == [
         "bad.py imports fsspec", "bad.py imports pyiceberg.catalog.sql",
-        "bad.py imports pyiceberg.catalog.sql.SqlCatalog", "bad.py:5 reaches for .catalog"]
+        "bad.py imports pyiceberg.catalog.sql.SqlCatalog",
+        "bad.py imports jobshadow.govern.keys (only jobshadow.govern itself is allowed)",
+        "bad.py imports SubjectKeys from jobshadow.govern, which does not export it",
+        "bad.py:7 reaches for .catalog"]
+
+
+def test_govern_exports_the_door_and_its_types_only() -> None:
+    """``__all__`` is the whole surface: every name resolves, nothing else is reachable by name."""
+    import jobshadow.govern as govern
+
+    assert len(set(govern.__all__)) == len(govern.__all__)
+    assert set(govern.__all__) == set(govern._WHERE)
+    for name in govern.__all__:
+        assert getattr(govern, name) is not None, name
+    with pytest.raises(AttributeError):
+        govern.SubjectKeys  # noqa: B018 - the data keys are the door's own
+    assert {"Governance", "CollectorDoor", "PolicyDenied", "Finding"} <= set(govern.__all__)
+    assert not {"SubjectKeys", "FileKEK", "Storage", "GovernState", "AuditLog"} & set(govern.__all__)
+
+
+def test_the_collector_loads_no_part_of_the_door_that_opens_curated_data() -> None:
+    """Issue 12: the internet-facing collector holds no key to curated data, pseudonyms or the audit
+    signature; it does not even load the code that would open them."""
+    mods = loaded_by("jobshadow.ingest.app") | loaded_by("jobshadow.cli.serving")
+    assert not mods & {"jobshadow.govern.door", "jobshadow.govern.keys", "jobshadow.govern.tables",
+                       "jobshadow.govern.policy", "jobshadow.govern.heads", "cedarpy", "duckdb"}

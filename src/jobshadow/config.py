@@ -136,6 +136,12 @@ class ServerSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=
     workers: Annotated[int, Meta(ge=0, le=64, description=(
         "Collector processes sharing the port (one Python process uses about one core); 0: one per "
         "CPU core."))] = 0
+    door_host: Annotated[str, Meta(description=(
+        "Address the governance door binds (`server start` runs it beside the collector; `server door` "
+        "alone): people's signed requests and governed queries. Loopback by default; an internal "
+        "address to reach it from other machines, never the internet-facing one."))] = "127.0.0.1"
+    door_port: Annotated[int, Meta(ge=0, le=65535, description=(
+        "TCP port of the governance door; 0: `server start` runs the collector only."))] = 8788
     metrics_port: Annotated[int, Meta(ge=0, le=65535, description=(
         "Loopback port where Prometheus metrics (summed over the workers) are served at /metrics; "
         "the collector's own port never serves them. 0: not served."))] = 0

@@ -28,6 +28,9 @@ from __future__ import annotations
 class JobshadowError(Exception):
     """Base of every error jobshadow raises on purpose."""
 
+    # Set once a refusal is in the governance audit log, so the request layer records it once.
+    audited: bool = False
+
 
 class ConfigError(JobshadowError):
     """The configuration file or an environment override is invalid."""

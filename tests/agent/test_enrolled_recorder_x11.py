@@ -60,20 +60,20 @@ def test_enrolled_recorder_obeys_the_control_plane_and_uploads(desktop: Desktop,
     desktop.xdotool("type", "--delay", "10", "inside the scope ")
     within(5, lambda: state(rec)["events_captured"]["key_press"] > 0, "keys to be captured")
     # Kill switch: capture stops within 5 s.
-    collector.service.pause_programme("incident drill", by="ciso@example.com")
+    collector.admin.pause_programme("incident drill", by="ciso@example.com")
     within(5, lambda: state(rec)["state"] == "paused" and "programme paused" in state(rec)["reason"],
            "the kill switch")
     before = state(rec)["events_captured"]["key_press"]
     desktop.xdotool("type", "--delay", "10", "during the pause ")
     time.sleep(0.3)
     assert state(rec)["events_captured"]["key_press"] == before
-    collector.service.resume_programme(by="ciso@example.com")
+    collector.admin.resume_programme(by="ciso@example.com")
     within(5, lambda: state(rec)["state"] == "recording", "the resume")
     desktop.xdotool("type", "--delay", "10", "after resume ")
     time.sleep(2.5)  # a rotation or two: segments finish and upload in the background
     within(15, lambda: len(collector.service.landed_rows()) >= 1, "a segment to land while recording")
     # Consent withdrawn at the collector: the recorder stops within 5 s.
-    collector.service.set_consent("erin@example.com", "withdrawn", "server", by="hr@example.com")
+    collector.admin.set_consent("erin@example.com", "withdrawn", "server", by="hr@example.com")
     t0 = time.monotonic()
     assert rec.wait(10) == 0
     assert time.monotonic() - t0 < 5, "the recorder did not stop within 5 s"

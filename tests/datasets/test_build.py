@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -176,9 +177,26 @@ def test_a_dataset_name_already_in_the_lake_is_refused(gov: Governance, tmp_path
 
 
 def test_the_cli_builds_and_refuses_bad_input(built: BuiltLake, gov: Governance, tmp_path: Path) -> None:
+    """A researcher asks the door for the build; it reads as them, within their grants."""
     from jobshadow.cli.main import cli
+    from jobshadow.testing.door import LiveDoor
 
-    env = {"JOBSHADOW_HOME": str(built.settings.home)}
+    researcher = "person:builder@example.com"
+    for table in INPUT_TABLES:
+        for action in ("read", "export"):
+            gov.grant(researcher, action, table, "model_training", 3600, by="admin@example.com")
+    door = LiveDoor(built.settings)
+    try:
+        home, _ = door.person(tmp_path / "builder", "builder@example.com", ["researcher"])
+        _cli_build(cli, home.root, tmp_path)
+        mine = [e for e in gov.state.exports() if e["kind"] == "dataset"]
+        assert mine and mine[-1]["principal"] == researcher  # built as the person who asked
+    finally:
+        door.stop()
+
+
+def _cli_build(cli: Any, home: Path, tmp_path: Path) -> None:
+    env = {"JOBSHADOW_HOME": str(home)}
     r = CliRunner().invoke(cli, ["dataset", "build", "--format", "hf", "--out", str(tmp_path / "c"), "--json",
                                  "--name", "cli_hf"], env=env)
     assert r.exit_code == 0, r.output

@@ -270,19 +270,25 @@ def test_a_later_erasure_reaches_the_dataset_once_it_can(erased: Erased, gov: Go
     assert [r for r in again.residual if "ds_gone" in r]  # still away: still named
 
 
-def test_the_cli_reports_each_dataset_and_fails_on_what_it_could_not_reach(built: BuiltLake, erased: Erased) -> None:
+def test_the_cli_reports_each_dataset_and_fails_on_what_it_could_not_reach(built: BuiltLake, erased: Erased,
+                                                                           tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from jobshadow.cli.main import cli
+    from jobshadow.testing.door import LiveDoor
 
-    env = {"JOBSHADOW_HOME": str(built.settings.home), "JOBSHADOW_CONFIG": ""}
-    res = CliRunner().invoke(cli, ["subject", "erase", erased.alice, "--yes", "--by", "person:dpo@example.com"],
-                             env=env)
+    door = LiveDoor(built.settings)  # the DPO asks the door, from their own home
+    try:
+        dpo, _ = door.person(tmp_path / "dpo", "dpo@example.com", ["dpo"])
+        env = {"JOBSHADOW_HOME": str(dpo.root), "JOBSHADOW_CONFIG": ""}
+        res = CliRunner().invoke(cli, ["subject", "erase", erased.alice, "--yes"], env=env)
+        listed = CliRunner().invoke(cli, ["dataset", "list", "--json"], env=env)
+    finally:
+        door.stop()
     # Erasing again reaches what it can; the dataset moved away is still out of reach, and said so.
     assert res.exit_code == 1 and res.stderr.count("\n") == 1
     assert "ds_gone" in res.stderr and f"{erased.root / 'gone'} is not there" in res.stderr
     assert f"dataset ds_gone ({erased.root / 'gone'}): {erased.root / 'gone'} is not there" in res.stdout
-    listed = CliRunner().invoke(cli, ["dataset", "list", "--json"], env=env)
     assert listed.exit_code == 0, listed.output
     states = {e["name"]: (e["state"], e["built_by"], e["location"]) for e in json.loads(listed.stdout)}
     assert states["ds_hf"] == ("active", BUILDER, str(erased.root / "hf"))

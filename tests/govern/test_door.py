@@ -72,13 +72,13 @@ def test_subject_access_sees_only_the_person_s_own_rows(gov: Governance, built: 
 def test_withdrawn_consent_drops_the_person_from_training_reads_at_once(gov: Governance, built: BuiltLake) -> None:
     bob = built.people["bob@example.com"]
     before = gov.query(ML, "model_training", "SELECT count(*) AS n FROM curated.windows").column("n")[0].as_py()
-    gov.set_consent(bob, "withdrawn")
+    gov.programme.set_consent(bob, "withdrawn", "server", by="person:dpo@example.com")
     try:
         after = gov.query(ML, "model_training", "SELECT count(*) AS n FROM curated.windows").column("n")[0].as_py()
         assert after == before - 1
         assert "bob writes notes" not in typed(gov, ML, "model_training")
     finally:
-        gov.set_consent(bob, "given")
+        gov.programme.set_consent(bob, "given", "server", by="person:dpo@example.com")
     assert "bob writes notes" in typed(gov, ML, "model_training")
 
 

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from jobshadow.govern.door import Governance
 from jobshadow.protocol import sign_principal_request
-from jobshadow.testing.fleet import LiveCollector
+from jobshadow.testing.door import LiveDoor
 from jobshadow.testing.lake import BuiltLake
 
 from .conftest import TYPED_CANARY
@@ -37,6 +37,7 @@ def keys(built: BuiltLake) -> dict[str, Ed25519PrivateKey]:
     try:
         for pid, key in out.items():
             gov.add_principal(pid, by=ADMIN, public_key=raw_public(key))
+        gov.duties.set_roles(ANALYST, ["researcher"], by=ADMIN)  # the stranger has no role at all
         gov.grant(ANALYST, "read", "curated.events", "model_training", 3600, by=ADMIN)
         gov.grant(ANALYST, "read", "curated.windows", "model_training", 3600, by=ADMIN)
     finally:
@@ -45,8 +46,8 @@ def keys(built: BuiltLake) -> dict[str, Ed25519PrivateKey]:
 
 
 @pytest.fixture(scope="module")
-def server(built: BuiltLake, keys: dict[str, Ed25519PrivateKey]) -> Iterator[LiveCollector]:
-    live = LiveCollector(built.settings.home, query_api=True)
+def server(built: BuiltLake, keys: dict[str, Ed25519PrivateKey]) -> Iterator[LiveDoor]:
+    live = LiveDoor(built.settings)  # the governance door, where the query API is served
     try:
         yield live
     finally:
@@ -67,7 +68,7 @@ class Reply:
         return json.loads(self.content)
 
 
-def post(server: LiveCollector, body: bytes, headers: dict[str, str] | None = None) -> Reply:
+def post(server: LiveDoor, body: bytes, headers: dict[str, str] | None = None) -> Reply:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     try:
         conn.request("POST", "/v1/query", body=body, headers={"content-type": "application/json", **(headers or {})})
@@ -77,12 +78,12 @@ def post(server: LiveCollector, body: bytes, headers: dict[str, str] | None = No
         conn.close()
 
 
-def signed(server: LiveCollector, key: Ed25519PrivateKey, principal: str, payload: dict[str, object]) -> Reply:
+def signed(server: LiveDoor, key: Ed25519PrivateKey, principal: str, payload: dict[str, object]) -> Reply:
     body = json.dumps(payload).encode()
     return post(server, body, sign_principal_request(key, principal, "POST", "/v1/query", body))
 
 
-def test_a_granted_principal_gets_rows_as_json_and_as_arrow(server: LiveCollector,
+def test_a_granted_principal_gets_rows_as_json_and_as_arrow(server: LiveDoor,
                                                             keys: dict[str, Ed25519PrivateKey]) -> None:
     r = signed(server, keys[ANALYST], ANALYST, {"purpose": "model_training", "sql": SQL})
     assert r.status_code == 200, r.text
@@ -96,7 +97,7 @@ def test_a_granted_principal_gets_rows_as_json_and_as_arrow(server: LiveCollecto
     assert dict(zip(table.column("kind").to_pylist(), table.column("n").to_pylist(), strict=True)) == counts
 
 
-def test_refusals_come_from_the_same_door(server: LiveCollector, keys: dict[str, Ed25519PrivateKey],
+def test_refusals_come_from_the_same_door(server: LiveDoor, keys: dict[str, Ed25519PrivateKey],
                                          built: BuiltLake) -> None:
     # No grant at all; a purpose the analyst holds no grant for; a purpose nobody may use.
     for key, pid, purpose in ((keys[STRANGER], STRANGER, "model_training"),
@@ -114,7 +115,7 @@ def test_refusals_come_from_the_same_door(server: LiveCollector, keys: dict[str,
     assert denied, "a refused query is audited"
 
 
-def test_unsigned_forged_and_replayed_requests_are_not_authenticated(server: LiveCollector,
+def test_unsigned_forged_and_replayed_requests_are_not_authenticated(server: LiveDoor,
                                                                     keys: dict[str, Ed25519PrivateKey]) -> None:
     body = json.dumps({"purpose": "model_training", "sql": SQL}).encode()
     assert post(server, body).status_code == 401
@@ -143,19 +144,19 @@ def test_unsigned_forged_and_replayed_requests_are_not_authenticated(server: Liv
     (json.dumps({"purpose": "model_training", "sql": "SELECT 1; SELECT 2"}).encode(), 400, "bad_query"),
     (json.dumps({"purpose": "model_training", "sql": "SELECT * FROM curated.nope"}).encode(), 400, "bad_query"),
 ])
-def test_malformed_or_hostile_queries_get_a_clear_error(server: LiveCollector, keys: dict[str, Ed25519PrivateKey],
+def test_malformed_or_hostile_queries_get_a_clear_error(server: LiveDoor, keys: dict[str, Ed25519PrivateKey],
                                                         payload: bytes, status: int, code: str) -> None:
     r = post(server, payload, sign_principal_request(keys[ANALYST], ANALYST, "POST", "/v1/query", payload))
     assert r.status_code == status, r.text
     assert r.json()["error"]["code"] == code and r.json()["error"]["message"]
 
 
-def test_an_oversized_body_is_refused_before_it_is_read(server: LiveCollector) -> None:
+def test_an_oversized_body_is_refused_before_it_is_read(server: LiveDoor) -> None:
     r = post(server, b"x" * (256 * 1024))
     assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
 
 
-def test_masked_columns_never_cross_the_wire(server: LiveCollector, keys: dict[str, Ed25519PrivateKey],
+def test_masked_columns_never_cross_the_wire(server: LiveDoor, keys: dict[str, Ed25519PrivateKey],
                                             built: BuiltLake) -> None:
     # subject_identity does not serve model_training: the column comes back null, not pseudonyms.
     r = signed(server, keys[ANALYST], ANALYST, {"purpose": "model_training",

@@ -14,6 +14,7 @@ from jobshadow.govern.door import Governance
 from jobshadow.govern.expr import eq
 from jobshadow.govern.keys import KeyUnavailable
 from jobshadow.govern.rights import erase_subject, export_subject, resolve_subject
+from jobshadow.testing.fleet import FleetDevice
 from jobshadow.testing.lake import BuiltLake
 from tests.govern.conftest import ML, PROMPT_CANARY, TITLE_CANARY, TYPED_CANARY, server_files
 
@@ -124,28 +125,50 @@ def test_erasure_makes_everything_unreadable_at_once_then_removes_it(gov: Govern
 
 def test_segments_landing_after_erasure_never_enter_the_lake(gov: Governance, built: BuiltLake,
                                                             tmp_path: Path) -> None:
+    """Erasure ends the person's enrolment: their devices are refused from then on; a segment of
+    theirs that reached the landing zone after the erasure looked there is discarded by curation
+    (their key is gone); and the same e-mail enrolled again later is a new person."""
     from jobshadow.config import UploadSettings
     from jobshadow.durations import Duration
+    from jobshadow.govern.landing import LandingZone
     from jobshadow.lake.curate import curate
     from jobshadow.testing.fleet import LiveCollector, enrol_device, make_segment
     from jobshadow.upload.uploader import Uploader
 
-    alice = gov.keys.pseudonym(built.people["alice@example.com"])
-    if gov.keys.person_of(alice) is not None and alice in {s for s, alive in gov.keys.subjects() if alive}:
-        erase_subject(gov, alice, by="dpo@example.com")
-    collector = LiveCollector(built.settings.home)
-    try:
-        device = enrol_device(collector, tmp_path / "late-device", "alice@example.com")
-        make_segment(device.home, events=20, text="typed after erasure", title="Late")
-        up = Uploader(device.home, UploadSettings(auto_approve_after=Duration(0), bandwidth_bytes_per_s=0),
-                      device.identity, device.key)
+    def upload(d: FleetDevice) -> int:
+        up = Uploader(d.home, UploadSettings(auto_approve_after=Duration(0), bandwidth_bytes_per_s=0),
+                      d.identity, d.key)
         try:
-            assert up.run_once().landed == 1
+            return up.run_once().landed
         finally:
             up.close()
+
+    collector = LiveCollector(built.settings.home)
+    try:
+        device = enrol_device(collector, tmp_path / "erin-device", "erin@example.com")
+        make_segment(device.home, events=20, text="erin was here", title="Notes")
+        assert upload(device) == 1
+        assert curate(gov).curated == 1
+        old_person = device.identity.person_id
+        erin = gov.keys.pseudonym(old_person)
+        erase_subject(gov, erin, by="dpo@example.com")
+        make_segment(device.home, events=20, text="typed after erasure", title="Late", index=2)
+        assert upload(device) == 0  # revoked by the erasure: nothing more lands from it
+        # A segment of hers already on its way when the erasure looked at the landing zone: another
+        # device lands one, then its landing row is made hers (the race, without the timing).
+        other = enrol_device(collector, tmp_path / "late-device", "late@example.com")
+        make_segment(other.home, events=20, text="typed after erasure", title="Late")
+        assert upload(other) == 1
     finally:
         collector.stop()
+    landing = LandingZone(gov.storage)
+    row = next(r for r in landing.scan_rows() if r["person_id"] == other.identity.person_id)
+    gov.tables.delete_rows("landing.segments", eq("content_hash", row["content_hash"]))
+    landing.append([{**row, "person_id": old_person}], "test-race")
     report = curate(gov)
     assert report.erased == 1 and report.curated == 0 and report.failed == 0
-    assert gov.tables.scan("curated.events", ["subject"], eq("subject", alice)).num_rows == 0
-    assert _clear_text_anywhere(built.settings.home / "server", ("typed after erasure",)) == []
+    assert gov.tables.scan("curated.events", ["subject"], eq("subject", erin)).num_rows == 0
+    assert _clear_text_anywhere(built.settings.home / "server", ("typed after erasure", "erin was here")) == []
+    # The e-mail address no longer leads to her: enrolled again, she is someone new.
+    again = gov.people.create_enroll_code("erin@example.com")[2]
+    assert again != old_person and gov.keys.pseudonym(again) != erin

@@ -41,7 +41,7 @@ def raw_get(c: LiveCollector, target: str, headers: dict[str, str]) -> tuple[int
 
 
 def test_enrolment_code_is_one_time_and_bound_to_a_person(collector: LiveCollector, tmp_path: Path) -> None:
-    code, expires = collector.service.create_enroll_code("Bob@Example.com")
+    code, expires = collector.admin.create_enroll_code("Bob@Example.com", by="person:admin@example.com")
     assert expires > time.time()
     from jobshadow.home import Home
 
@@ -57,12 +57,12 @@ def test_enrolment_code_is_one_time_and_bound_to_a_person(collector: LiveCollect
 
 
 def test_expired_code_is_refused(collector: LiveCollector, tmp_path: Path) -> None:
+    from jobshadow.govern.control import tables
     from jobshadow.home import Home
-    from jobshadow.ingest import db
 
-    code, _ = collector.service.create_enroll_code("carol@example.com")
+    code, _ = collector.admin.create_enroll_code("carol@example.com", by="person:admin@example.com")
     with collector.service.engine.begin() as c:
-        c.execute(db.enroll_codes.update().values(expires_at=time.time() - 1))
+        c.execute(tables.enroll_codes.update().values(expires_at=time.time() - 1))
     with pytest.raises(RequestRejected) as exc:
         enroll(Home(tmp_path / "d"), collector.url, code)
     assert exc.value.code == "code_expired"
@@ -94,47 +94,74 @@ def test_unsigned_forged_replayed_stale_and_revoked_requests_are_refused(collect
     assert raw_get(collector, target, impostor)[1]["error"]["code"] == "bad_signature"  # type: ignore[index]
     unknown = sign_request(ident.key, "0" * 16, "GET", target, b"")
     assert raw_get(collector, target, unknown)[1]["error"]["code"] == "unknown_device"  # type: ignore[index]
-    collector.service.revoke_device(ident.device_id)
+    collector.admin.revoke_device(ident.device_id, by="person:admin@example.com")
     status, body = raw_get(collector, target, sign_request(ident.key, ident.device_id, "GET", target, b""))
     assert (status, body["error"]["code"]) == (403, "device_revoked")  # type: ignore[index]
 
 
+LEAD, DPO, OTHER = "person:lead@example.com", "person:dpo@example.com", "person:other@example.com"
+
+
 def test_scope_needs_an_approved_unexpired_review_of_its_exact_version(collector: LiveCollector) -> None:
-    svc = collector.service
-    svc.create_scope("office", {"apps": ["xterm"], "purposes": ["model_training"], "retention_days": 30})
+    svc = collector.admin
+    svc.create_scope("office", {"apps": ["xterm"], "purposes": ["model_training"], "retention_days": 30}, by=LEAD)
     with pytest.raises(RequestRejected, match="no approved"):
-        svc.activate_scope("office")
-    rid = svc.submit_review("office", by="lead@example.com")
-    with pytest.raises(RequestRejected) as exc:
-        svc.decide_review(rid, True, "lead@example.com")
+        svc.activate_scope("office", by=LEAD)
+    rid = svc.submit_review("office", by=OTHER)
+    with pytest.raises(RequestRejected) as exc:  # the scope's author
+        svc.decide_review(rid, True, LEAD)
     assert exc.value.code == "self_review"
-    svc.decide_review(rid, False, "dpo@example.com")
+    with pytest.raises(RequestRejected) as exc:  # the review's submitter
+        svc.decide_review(rid, True, "OTHER@example.com")
+    assert exc.value.code == "self_review"
+    svc.decide_review(rid, False, DPO)
     with pytest.raises(RequestRejected):
-        svc.activate_scope("office")
-    rid = svc.submit_review("office", by="lead@example.com")
-    svc.decide_review(rid, True, "dpo@example.com", valid_for=2.0)
-    svc.activate_scope("office")
+        svc.activate_scope("office", by=LEAD)
+    rid = svc.submit_review("office", by=LEAD)
+    svc.decide_review(rid, True, DPO, valid_for=2.0)
+    svc.activate_scope("office", by=LEAD)
     assert svc.active_scope()["name"] == "office"  # type: ignore[index]
     # A changed scope is a new version: it deactivates and needs a new review.
-    svc.create_scope("office", {"apps": ["xterm", "chromium"]})
+    svc.create_scope("office", {"apps": ["xterm", "chromium"]}, by=LEAD)
     assert svc.active_scope() is None
     with pytest.raises(RequestRejected):
-        svc.activate_scope("office")
-    rid = svc.submit_review("office", by="lead@example.com")
-    svc.decide_review(rid, True, "dpo@example.com", valid_for=1.0)
-    svc.activate_scope("office")
+        svc.activate_scope("office", by=LEAD)
+    rid = svc.submit_review("office", by=LEAD)
+    shown = svc.review(rid)  # what the reviewer approves, exactly: the version and the change
+    assert shown["version"] == 2 and shown["author"] == LEAD
+    assert shown["diff"] == ["apps: +chromium", "retention_days: 30 -> 90"]
+    assert shown["definition"]["apps"] == ["xterm", "chromium"] and shown["previous"]["apps"] == ["xterm"]
+    svc.decide_review(rid, True, DPO, valid_for=1.0)
+    svc.activate_scope("office", by=LEAD)
     time.sleep(1.2)
     assert svc.active_scope() is None  # the review expired: the scope deactivated itself
+    # Refusals name who tried, in the audit log.
+    log = AuditLog(collector.settings.home / "server" / "audit.db", readonly=True)
+    try:
+        denied = [(r.principal, r.action) for _, r in log.query(decision="deny")]
+    finally:
+        log.close()
+    assert (LEAD, "review.approve") in denied and (LEAD, "scope.activate") in denied
 
 
-def test_invalid_scopes_are_refused(collector: LiveCollector) -> None:
-    svc = collector.service
-    for bad in ({"apps": []}, {"apps": ["x"], "streams": ["microphone"]}, {"apps": ["x"], "deny_titles": ["(oops"]},
-                {"apps": ["x"], "retention_days": 0}, {"apps": ["x"], "colour": "blue"}):
-        with pytest.raises(RequestRejected):
-            svc.create_scope("s", bad)
+@pytest.mark.parametrize("bad", [
+    {"apps": []}, {"apps": ["x"], "streams": ["microphone"]}, {"apps": ["x"], "deny_titles": ["(oops"]},
+    {"apps": ["x"], "retention_days": 0}, {"apps": ["x"], "colour": "blue"},
+    # Checked where the scope is defined: only registered purposes, none forbidden, no catch-alls.
+    {"apps": ["xterm"], "purposes": ["performance_evaluation"]}, {"apps": ["xterm"], "purposes": ["marketing"]},
+    {"apps": ["*"]}, {"apps": ["xterm", "?*"]}, {"apps": ["[a-z]*"]}, {"apps": ["x*"]},
+    {"apps": ["xterm"], "streams": []},
+])
+def test_invalid_scopes_are_refused_when_defined(collector: LiveCollector, bad: dict[str, object]) -> None:
+    with pytest.raises(RequestRejected) as exc:
+        collector.admin.create_scope("s", bad, by=LEAD)
+    assert exc.value.code == "invalid_scope"
+    assert collector.admin.scopes() == []
+
+
+def test_a_scope_name_must_be_a_name(collector: LiveCollector) -> None:
     with pytest.raises(RequestRejected):
-        svc.create_scope("../etc", {"apps": ["x"]})
+        collector.admin.create_scope("../etc", {"apps": ["xterm"]}, by=LEAD)
 
 
 def test_devices_see_a_new_scope_and_the_kill_switch_within_seconds(collector: LiveCollector,
@@ -162,18 +189,18 @@ def test_devices_see_a_new_scope_and_the_kill_switch_within_seconds(collector: L
     first = cfg  # type: ignore[assignment]
     t.start()
     time.sleep(0.5)
-    collector.service.pause_programme("security incident 7", by="ciso@example.com")
+    collector.admin.pause_programme("security incident 7", by="ciso@example.com")
     t.join()
     cfg = results["cfg"]
     assert isinstance(cfg, dict) and cfg["programme"] == {"state": "paused", "reason": "security incident 7"}
     assert cfg["upload"]["allowed"] is False
     assert results["s"] < 5  # type: ignore[operator]
     assert collector.service.landing.quarantined()
-    collector.service.resume_programme(by="ciso@example.com")
+    collector.admin.resume_programme(by="ciso@example.com")
     assert not collector.service.landing.quarantined()
     assert client.device_config(None, 0)["programme"]["state"] == "running"  # type: ignore[index]
     # Both levers were audited, and the audit log verifies.
-    log = AuditLog(collector.service.storage.paths.audit_db, readonly=True)
+    log = AuditLog(collector.settings.home / "server" / "audit.db", readonly=True)
     try:
         actions = [r.action for _, r in log.query()]
     finally:
@@ -186,7 +213,7 @@ def test_consent_mirror_both_ways(collector: LiveCollector, device: FleetDevice)
     request_closing(client)
     client.report_consent("given")
     assert client.device_config(None, 0)["consent"]["state"] == "given"  # type: ignore[index]
-    collector.service.set_consent("alice@example.com", "withdrawn", "server", by="hr-mailbox@example.com")
+    collector.admin.set_consent("alice@example.com", "withdrawn", "server", by="hr-mailbox@example.com")
     cfg = client.device_config(None, 0)
     assert cfg is not None and cfg["consent"]["state"] == "withdrawn" and not cfg["upload"]["allowed"]
 
@@ -196,20 +223,20 @@ def test_consent_mirror_both_ways(collector: LiveCollector, device: FleetDevice)
 def test_same_controls_for_every_person(collector: LiveCollector, tmp_path: Path, email: str) -> None:
     """Kill switch, consent withdrawal and revocation apply to everyone alike: there is no
     attribute of a person the control plane could exempt (and the schema has none)."""
-    from jobshadow.ingest import db
+    from jobshadow.govern.control import tables
 
-    assert {c.name for c in db.people.columns} == {"id", "email", "consent_state", "consent_changed_at",
-                                                   "consent_source", "created_at"}
+    assert {c.name for c in tables.people.columns} == {"id", "email", "consent_state", "consent_changed_at",
+                                                       "consent_source", "created_at"}
     dev = enrol_device(collector, tmp_path / "dev", email)
     client = CollectorClient(collector.url, dev.identity)
     request_closing(client)
     collector.approve_scope("work", apps=("xterm",))
-    collector.service.pause_programme("drill", by="admin@example.com")
+    collector.admin.pause_programme("drill", by="admin@example.com")
     assert client.device_config(None, 0)["upload"]["allowed"] is False  # type: ignore[index]
-    collector.service.resume_programme(by="admin@example.com")
-    collector.service.set_consent(email, "withdrawn", "server")
+    collector.admin.resume_programme(by="admin@example.com")
+    collector.admin.set_consent(email, "withdrawn", "server", by="person:hr@example.com")
     assert client.device_config(None, 0)["consent"]["state"] == "withdrawn"  # type: ignore[index]
-    collector.service.revoke_device(dev.identity.device_id)
+    collector.admin.revoke_device(dev.identity.device_id, by="person:admin@example.com")
     with pytest.raises(RequestRejected) as exc:
         client.device_config(None, 0)
     assert exc.value.code == "device_revoked"

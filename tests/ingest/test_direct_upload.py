@@ -153,12 +153,12 @@ def test_hostile_payloads_are_refused_and_leave_nothing(collector: LiveCollector
 def test_kill_switch_and_withdrawal_refuse_one_request_uploads(collector: LiveCollector, device: FleetDevice,
                                                                client: CollectorClient, up: Uploader) -> None:
     item, payload = prepared(up, device, events=150)
-    collector.service.pause_programme("incident", by="ciso@example.com")
+    collector.admin.pause_programme("incident", by="ciso@example.com")
     with pytest.raises(Transient) as paused:
         put(client, payload, item.content_hash, item.segment_id)
     assert "programme_paused" in str(paused.value)
-    collector.service.resume_programme(by="ciso@example.com")
-    collector.service.set_consent(device.identity.person_id, "withdrawn", "server", by="dpo@example.com")
+    collector.admin.resume_programme(by="ciso@example.com")
+    collector.admin.set_consent(device.identity.person_id, "withdrawn", "server", by="dpo@example.com")
     with pytest.raises(RequestRejected) as withdrawn:
         put(client, payload, item.content_hash, item.segment_id)
     assert withdrawn.value.code == "consent_withdrawn"

@@ -22,6 +22,7 @@ import pytest
 
 from jobshadow.config import load_settings
 from jobshadow.crypto.sealed import open_sealed
+from jobshadow.govern import open_programme
 from jobshadow.govern.storage import Storage
 from jobshadow.home import Home
 from jobshadow.ingest.service import CollectorService
@@ -93,15 +94,12 @@ def test_exactly_once_under_crashes_and_outage(tmp_path: Path) -> None:
     server.start()
     wait_healthy(port)
 
-    admin = CollectorService(settings)
-    try:
-        code, _ = admin.create_enroll_code("dana@example.com")
-        admin.create_scope("work", {"apps": ["xterm"]}, by="lead@example.com")
-        rid = admin.submit_review("work", by="lead@example.com")
-        admin.decide_review(rid, True, "dpo@example.com")
-        admin.activate_scope("work", by="lead@example.com")
-    finally:
-        admin.close()
+    with open_programme(settings) as admin:
+        code, _ = admin.create_enroll_code("dana@example.com", by="person:lead@example.com")
+        admin.create_scope("work", {"apps": ["xterm"]}, by="person:lead@example.com")
+        rid = admin.submit_review("work", by="person:lead@example.com")
+        admin.decide_review(rid, True, "person:dpo@example.com")
+        admin.activate_scope("work", by="person:lead@example.com")
     home = Home(device_home).ensure()
     identity = enroll(home, f"http://127.0.0.1:{port}", code)
     from jobshadow.protect.consent import ConsentStore

@@ -210,12 +210,12 @@ def test_kill_switch_and_withdrawal_stop_uploads(collector: LiveCollector, devic
     from jobshadow.upload.client import Transient
 
     make_segment(device.home, events=100)
-    collector.service.pause_programme("incident", by="ciso@example.com")
+    collector.admin.pause_programme("incident", by="ciso@example.com")
     with pytest.raises(Transient) as exc:
         uploader(device).run_once()
     assert "programme_paused" in str(exc.value)
-    collector.service.resume_programme(by="ciso@example.com")
-    collector.service.set_consent("alice@example.com", "withdrawn", "server")
+    collector.admin.resume_programme(by="ciso@example.com")
+    collector.admin.set_consent("alice@example.com", "withdrawn", "server", by="person:hr@example.com")
     up = uploader(device)
     stats = up.run_once()
     assert stats.landed == 0 and stats.quarantined == 1

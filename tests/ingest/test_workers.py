@@ -20,11 +20,13 @@ from pathlib import Path
 import pytest
 
 from jobshadow.config import UploadSettings, load_settings
+from jobshadow.govern import open_programme
 from jobshadow.home import Home
+from jobshadow.ingest.commit import LandingCommits
 from jobshadow.ingest.lease import Lease, staged_lock
 from jobshadow.ingest.service import CollectorService
 from jobshadow.spool.keys import load_spool_key
-from jobshadow.testing.fleet import free_port, make_segment
+from jobshadow.testing.fleet import LEAD, REVIEWER, free_port, make_segment
 from jobshadow.upload.identity import enroll
 from jobshadow.upload.uploader import Uploader
 
@@ -128,14 +130,11 @@ def test_workers_land_everything_once_and_the_lease_moves_when_its_holder_dies(t
     home = tmp_path / "server"
     settings = load_settings(environ={"JOBSHADOW_HOME": str(home)})
     server = Server(home, tmp_path / "server.log")
-    admin = CollectorService(settings)
-    try:
-        codes = [admin.create_enroll_code(f"p{i}@example.com")[0] for i in range(6)]
-        admin.create_scope("work", {"apps": ["xterm"]}, by="lead@example.com")
-        admin.decide_review(admin.submit_review("work", by="lead@example.com"), True, "dpo@example.com")
-        admin.activate_scope("work", by="lead@example.com")
-    finally:
-        admin.close()
+    with open_programme(settings) as admin:
+        codes = [admin.create_enroll_code(f"p{i}@example.com", by=LEAD)[0] for i in range(6)]
+        admin.create_scope("work", {"apps": ["xterm"]}, by=LEAD)
+        admin.decide_review(admin.submit_review("work", by=LEAD), True, REVIEWER)
+        admin.activate_scope("work", by=LEAD)
     uploaders = []
     for i, code in enumerate(codes):
         dev = Home(tmp_path / f"d{i}").ensure()
@@ -194,11 +193,11 @@ def test_workers_land_everything_once_and_the_lease_moves_when_its_holder_dies(t
 def test_a_failed_take_over_gives_the_lease_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings(environ={"JOBSHADOW_HOME": str(tmp_path / "server")})
 
-    def broken(self: CollectorService) -> int:
+    def broken(self: LandingCommits) -> int:
         raise RuntimeError("the catalog is unreachable")
 
     with monkeypatch.context() as m:
-        m.setattr(CollectorService, "recover", broken)
+        m.setattr(LandingCommits, "recover", broken)
         with pytest.raises(RuntimeError, match="unreachable"):
             CollectorService(settings, committer=True)
     svc = CollectorService(settings, committer=True)  # the lease was not kept by the failure

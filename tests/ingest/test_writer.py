@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, func, insert, select
 
-from jobshadow.govern.storage import sqlite_pragmas
+from jobshadow.dbengine import sqlite_pragmas
 from jobshadow.ingest.writer import GroupCommit, WriterClosed, insert_new
 
 meta = MetaData()

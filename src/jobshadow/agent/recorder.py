@@ -538,6 +538,9 @@ class Recorder:
                 n = 0
                 while self._events and n < 5000:
                     item = self._events.popleft()
+                    if isinstance(item, Marker) and item.name == "scope":
+                        # Segments are stamped with the scope version they are captured under.
+                        spool.set_scope(item.detail.get("name"), item.detail.get("version"))
                     for rec in flt.apply(item):
                         spool.write(rec)
                         self.counters.written[rec.record.kind] += 1

@@ -1,71 +1,53 @@
-"""What the governance CLI commands share: the door with the kill switch wired in, output helpers."""
+"""What the governance commands share: the logged-in person's signed client, output helpers.
+
+Every administrative, governance, audit, subject-rights, query, curation and dataset command is a
+request to the governance door signed by the person logged in under ``JOBSHADOW_HOME``
+(``jobshadow login``); none takes an identity as a flag. A refusal is the command's one-line error.
+"""
 
 from __future__ import annotations
 
-import getpass
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+import textwrap
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from jobshadow.cli.main import AppContext
+from jobshadow.errors import InputError, RequestRejected
 
-if TYPE_CHECKING:  # the lake stack loads only when one of these commands runs
-    from jobshadow.govern.door import Finding, Governance
-
-
-def me(by: str | None) -> str:
-    return by or f"person:{getpass.getuser()}"
+if TYPE_CHECKING:
+    from jobshadow.api.client import DoorClient
 
 
-@contextmanager
-def governance(app: AppContext) -> Iterator[Governance]:
-    from jobshadow.govern.door import Governance
+def door(app: AppContext) -> DoorClient:
+    """The signed client of the person logged in here (an error naming `jobshadow login` if nobody is)."""
+    from jobshadow.api.client import DoorClient, require_person
 
-    settings = app.settings
+    return DoorClient(require_person(app.home))
 
-    def kill_switch(findings: list[Finding]) -> None:
-        if not settings.govern.pause_on_findings:
-            return
-        from jobshadow.ingest.service import CollectorService
 
-        svc = CollectorService(settings)
-        try:
-            if svc.programme()["state"] != "paused":
-                kinds = ", ".join(sorted({f.kind for f in findings}))
-                svc.pause_programme(f"exposure scan: {len(findings)} finding(s) ({kinds})", by="service:exposure-scan")
-                click.echo("the exposure scan paused the programme (kill switch); fix the findings, then "
-                           "`jobshadow admin resume-programme`", err=True)
-        finally:
-            svc.close()
-
-    gov = Governance(settings, on_exposure=kill_switch)
+def call(app: AppContext, operation: str, **args: Any) -> Any:
+    """Run one operation at the door; a refusal becomes ``Error: refused: …`` (exit 1)."""
     try:
-        yield gov
-    finally:
-        gov.close()
+        return door(app).call(operation, **args)
+    except RequestRejected as exc:
+        raise InputError(f"refused: {exc}" if exc.status in (401, 403) else str(exc)) from None
 
 
-def print_findings(findings: list[Finding]) -> None:
+def print_findings(findings: list[dict[str, Any]]) -> None:
     for f in findings:
-        click.echo(f"finding [{f.kind}] {f.resource}: {f.message}", err=True)
+        click.echo(textwrap.fill(f"finding [{f['kind']}] {f['resource']}: {f['message']}", 80,
+                                 subsequent_indent="  ", break_on_hyphens=False), err=True)
 
 
-def subject_of(gov: Governance, app: AppContext, who: str) -> str:
-    """A subject id from ``s_…``, a person id, or an e-mail known to the control plane."""
-    from jobshadow.govern.rights import resolve_subject
-
-    if "@" in who:
-        from jobshadow.ingest.service import CollectorService
-
-        svc = CollectorService(app.settings)
-        try:
-            who = svc.person_id_of(who)
-        finally:
-            svc.close()
-    return resolve_subject(gov, who)
+def after(findings: list[dict[str, Any]]) -> None:
+    """A change the exposure scan objects to was made, and paused the programme: say so, exit 1."""
+    if findings:
+        print_findings(findings)
+        raise InputError(f"done, but the exposure scan has {len(findings)} finding(s); the programme is paused "
+                         "until a reviewer resumes it")
 
 
 def rows_table(rows: list[dict[str, Any]]) -> None:
@@ -90,3 +72,18 @@ def rows_table(rows: list[dict[str, Any]]) -> None:
     click.echo("  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)).rstrip())
     for row in cells:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters (cut in the middle, where names differ least)."""
+    if len(text) <= width:
+        return text
+    keep = width - 1
+    return text[: (keep + 1) // 2] + "…" + text[len(text) - keep // 2:]
+
+
+def narrow_table(rows: Sequence[Sequence[str]], widths: tuple[int, ...], header: Sequence[str]) -> None:
+    """Fixed columns that fit 80 characters; the last one takes what is left."""
+    for row in [header, *rows]:
+        cells = [fit(v, w).ljust(w) for v, w in zip(row[:-1], widths, strict=False)]
+        click.echo(" ".join([*cells, fit(row[-1], 80 - sum(widths) - len(widths))]).rstrip())

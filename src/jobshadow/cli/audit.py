@@ -1,13 +1,12 @@
-"""``jobshadow audit``: verify the tamper-evident audit log, and ask it who read what (server host)."""
+"""``jobshadow audit``: verify the tamper-evident audit log, and ask it who read what (signed requests)."""
 
 from __future__ import annotations
 
 import textwrap
-from datetime import UTC, datetime
 
 import click
 
-from jobshadow.cli._door import governance, rows_table
+from jobshadow.cli._door import call, narrow_table
 from jobshadow.cli._util import emit_json
 from jobshadow.cli.main import AppContext, pass_app
 from jobshadow.cli.witness import witness
@@ -32,16 +31,16 @@ def audit_verify(app: AppContext, quorum: int | None, as_json: bool) -> None:
     [govern] audit_witnesses is asked for the latest checkpoint it co-signed: the log must
     hold it unchanged (else records were rewritten or dropped, and the first record that
     differs is named), and at least a quorum of witnesses must confirm it. Exit 1 on any
-    problem.
+    problem. A signed request by a logged-in auditor.
     """
-    with governance(app) as gov:
-        trail = gov.verify_audit(quorum)
+    report = call(app, "audit.verify", quorum=quorum)
+    summary = report.pop("summary")
     if as_json:
-        emit_json(trail.as_json())
+        emit_json(report)
     else:
-        for line in trail.summary():
+        for line in summary:
             click.echo(textwrap.fill(line, 80, subsequent_indent="  ", break_on_hyphens=False))
-    if not trail.ok:
+    if not report["ok"]:
         raise InputError("the audit log does not verify")
 
 
@@ -50,10 +49,7 @@ def audit_verify(app: AppContext, quorum: int | None, as_json: bool) -> None:
 @pass_app
 def audit_key(app: AppContext, as_json: bool) -> None:
     """The audit log's verifier key: give it to each witness (`audit witness init --log-key`)."""
-    from jobshadow.govern.heads import log_key
-    from jobshadow.govern.storage import Storage
-
-    vkey = log_key(Storage(app.settings))
+    vkey = call(app, "audit.key")["verifier_key"]
     if as_json:
         emit_json({"verifier_key": vkey})
     else:
@@ -62,35 +58,28 @@ def audit_key(app: AppContext, as_json: bool) -> None:
 
 @audit.command("who")
 @click.option("--table", help="Reads of this table (e.g. curated.events).")
-@click.option("--subject", help="Reads of this subject's data (s_…).")
+@click.option("--subject", help="Reads of this person's data: their e-mail address or subject (s_…).")
 @click.option("--since", help="From this time on (ISO 8601, e.g. 2026-11-01 or 2026-11-01T09:00:00Z).")
 @click.option("--principal", help="Only this principal.")
 @click.option("--denied", is_flag=True, help="Only refusals.")
-@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help="The newest this many.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (every field).")
 @pass_app
 def audit_who(app: AppContext, table: str | None, subject: str | None, since: str | None, principal: str | None,
               denied: bool, limit: int, as_json: bool) -> None:
-    """Who read what, for which purpose, and what was refused."""
-    from jobshadow.govern.audit import format_time
-
-    since_text = None
-    if since:
-        try:
-            when = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            raise InputError(f"--since {since!r} is not an ISO 8601 time") from None
-        since_text = format_time(when if when.tzinfo else when.replace(tzinfo=UTC))
-    with governance(app) as gov:
-        found = gov.audit_records(table=table, subject=subject, since=since_text, principal=principal,
-                                  decision="deny" if denied else None, limit=limit)
-    rows = [{"index": i, "time": r.time, "principal": r.principal, "action": r.action, "resource": r.resource,
-             "purpose": r.purpose, "decision": r.decision, "subject": r.subject,
-             "policies": ",".join(r.policy_ids)} for i, r in found]
+    """Who read what, for which purpose, and what was refused: newest first."""
+    rows = call(app, "audit.who", table=table, subject=subject, since=since, principal=principal, denied=denied,
+                limit=limit)
     if as_json:
         emit_json(rows)
-    else:
-        rows_table(rows)
+        return
+    if not rows:
+        click.echo("(no records)")
+        return
+    lines = [(r["time"][5:19].replace("T", " "), r["principal"],
+              f"{r['action']} {r['resource'].removeprefix('table:')}", r["purpose"],
+              "ok" if r["decision"] == "allow" else "DENY") for r in rows]
+    narrow_table(lines, (14, 22, 22, 14), ("WHEN (UTC)", "WHO", "WHAT", "PURPOSE", "OK"))
 
 
 audit.add_command(witness)

@@ -11,7 +11,7 @@ import click
 
 from jobshadow.cli._util import emit_json
 from jobshadow.cli.main import AppContext, pass_app
-from jobshadow.errors import InputError, JobshadowError
+from jobshadow.errors import JobshadowError
 
 
 @click.group()
@@ -26,7 +26,6 @@ def dataset() -> None:
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="A new (or empty) folder for the dataset; created 0700.")
 @click.option("--purpose", default="model_training", show_default=True, help="Purpose the dataset serves.")
-@click.option("--as", "principal", help="Principal building it (default: [datasets] principal).")
 @click.option("--name", help="Dataset name (lower-case, digits, _); its lake table is datasets.<name>.")
 @click.option("--from-segments", "from_segments", type=click.Path(path_type=Path, file_okay=False, exists=True),
               help="Build from your own local segments in this folder (sealed spool files or decrypted .mcap) "
@@ -35,57 +34,51 @@ def dataset() -> None:
 @click.option("--image-format", type=click.Choice(["jpeg", "png"]), help="Frame images (default: config).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 @pass_app
-def build_cmd(app: AppContext, fmt: str, out: Path, purpose: str, principal: str | None, name: str | None,
+def build_cmd(app: AppContext, fmt: str, out: Path, purpose: str, name: str | None,
               from_segments: Path | None, engine: str | None, image_format: str | None, as_json: bool) -> None:
     """Reduce recordings to actions, pair each with the frame before it, split tasks, filter, export.
 
-    From the governed lake (default) the build reads through the governance door as PRINCIPAL for
-    PURPOSE (it needs read and export grants on the curated tables), writes the dataset to the lake
-    as a derived table that inherits every input label, and registers the build (location, format,
-    purpose, builder, and whose data each file holds: the files name no one) so that erasure
-    requests reach it.
+    From the governed lake (default) this is a signed request by the logged-in researcher: the
+    server builds it, reading through the governance door as you for PURPOSE (you need read and
+    export grants on the curated tables), into OUT on the server host (this machine when the
+    server runs here), writes it to the lake as a derived table that inherits every input label,
+    and registers the build (location, format, purpose, builder, and whose data each file holds:
+    the files name no one) so that erasure requests reach it.
     """
-    from jobshadow.datasets.build import BuildOptions, build
-    from jobshadow.datasets.reduce import Thresholds
-    from jobshadow.datasets.trajectory import TaskThresholds
-
-    s = app.settings.datasets
-    options = BuildOptions(
-        fmt=fmt, out=out, purpose=purpose, principal=principal or s.principal, name=name,
-        image_format=image_format or s.image_format, engine=engine or s.engine,
-        thresholds=Thresholds(write_gap_s=float(s.write_gap)),
-        task_thresholds=TaskThresholds(idle_gap_s=float(s.idle_gap), app_switch_min_s=float(s.app_switch_min),
-                                       wait_gap_s=float(s.wait_gap)))
     progress = _progress() if not as_json and sys.stderr.isatty() else None
     if from_segments is not None:
+        from jobshadow.datasets.build import BuildOptions, build
+        from jobshadow.datasets.reduce import Thresholds
         from jobshadow.datasets.sources import LocalSource
+        from jobshadow.datasets.trajectory import TaskThresholds
         from jobshadow.spool.keys import load_spool_key
 
+        s = app.settings.datasets
+        options = BuildOptions(
+            fmt=fmt, out=out, purpose=purpose, name=name, image_format=image_format or s.image_format,
+            engine=engine or s.engine, thresholds=Thresholds(write_gap_s=float(s.write_gap)),
+            task_thresholds=TaskThresholds(idle_gap_s=float(s.idle_gap), app_switch_min_s=float(s.app_switch_min),
+                                           wait_gap_s=float(s.wait_gap)))
         try:
             key = load_spool_key(app.home, app.settings.protect.keyring, create=False)
         except JobshadowError:  # no key on this machine: only plain .mcap files can be read
             key = None
-        report = build(LocalSource(from_segments, key), options, progress=progress)
+        report = asdict(build(LocalSource(from_segments, key), options, progress=progress))
     else:
-        from jobshadow.cli._door import governance
-        from jobshadow.datasets.sources import GovernedSource
-        from jobshadow.govern.door import PolicyDenied
+        from jobshadow.cli._door import call
 
-        with governance(app) as gov:
-            try:
-                report = build(GovernedSource(gov, options.principal, purpose), options, gov, progress=progress)
-            except PolicyDenied as exc:
-                raise InputError(f"refused: {exc}") from None
+        report = call(app, "dataset.build", fmt=fmt, out=str(out.resolve()), purpose=purpose, name=name,
+                      engine=engine, image_format=image_format)
     if as_json:
-        emit_json(asdict(report))
+        emit_json(report)
         return
-    click.echo(f"dataset {report.name}: {report.tasks} task(s), {report.steps} steps, {report.images} images "
-               f"from {report.segments} segment(s) in {report.elapsed_s:.1f} s → {report.out}")
-    removed = {**report.reduction_dropped, **report.quality["removed"]}
+    click.echo(f"dataset {report['name']}: {report['tasks']} task(s), {report['steps']} steps, {report['images']} "
+               f"images from {report['segments']} segment(s) in {report['elapsed_s']:.1f} s → {report['out']}")
+    removed = {**report["reduction_dropped"], **report["quality"]["removed"]}
     if any(removed.values()):
         click.echo("removed: " + ", ".join(f"{k} {v}" for k, v in sorted(removed.items()) if v))
-    if report.dataset_table:
-        click.echo(f"registered in the lake as {report.dataset_table}; card: {Path(report.out) / 'README.md'}")
+    if report["dataset_table"]:
+        click.echo(f"registered in the lake as {report['dataset_table']}; card: {Path(report['out']) / 'README.md'}")
 
 
 @dataset.command("list")
@@ -97,11 +90,9 @@ def list_cmd(app: AppContext, as_json: bool) -> None:
     State is active, withdrawn (after an erasure that could not rewrite it) or unreachable (an
     erasure could not get at its folder). Whose data a dataset holds stays in the registry.
     """
-    from jobshadow.cli._door import governance, rows_table
-    from jobshadow.govern.dataset_registry import DatasetRegistry
+    from jobshadow.cli._door import call, rows_table
 
-    with governance(app) as gov:
-        entries = [e.as_json() for e in DatasetRegistry(gov).entries()]
+    entries = call(app, "dataset.list")
     if as_json:
         emit_json(entries)
         return

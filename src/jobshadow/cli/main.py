@@ -26,6 +26,11 @@ class AppContext:
         self._settings: Settings | None = None
 
     @property
+    def config(self) -> Path | None:
+        """The settings file given with --config (or JOBSHADOW_CONFIG), if any."""
+        return self._config
+
+    @property
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self._config)
@@ -95,6 +100,7 @@ def _register() -> None:
         device,
         govern,
         lake,
+        person,
         record,
         redact,
         segments,
@@ -103,8 +109,8 @@ def _register() -> None:
         task,
     )
 
-    for module in (record, segments, consent, redact, config_cmd, task, device, server, admin, lake, govern, audit,
-                   subject, dataset):
+    for module in (record, segments, consent, redact, config_cmd, task, device, server, person, admin, lake, govern,
+                   audit, subject, dataset):
         for command in module.COMMANDS:
             cli.add_command(command)
 

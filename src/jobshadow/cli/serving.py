@@ -13,13 +13,14 @@ import os
 import resource
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from jobshadow.config import Settings, settings_from_dict
+from jobshadow.config import Settings, settings_dict, settings_from_dict
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -93,13 +94,10 @@ def configure_logging() -> None:
 
 
 def build_app(settings: Settings, in_flight: int) -> Any:
-    """The collector as ``server start`` serves it: the governed query API shares its port."""
-    from jobshadow.govern.http import QueryAPI
+    """The collector as ``server start`` serves it (the governance door runs in its own process)."""
     from jobshadow.ingest.app import create_app
 
-    query_api = QueryAPI(settings)  # opens the lake lazily
-    asgi = create_app(settings, max_in_flight=in_flight, extra_routes=query_api.routes(),
-                      on_shutdown=[query_api.close])
+    asgi = create_app(settings, max_in_flight=in_flight)
     # The service's long-lived objects (settings, tables, keys, compiled SQL) need no cycle
     # collection; and a collection every 700 allocations costs several percent of a busy collector.
     gc.collect()
@@ -122,6 +120,25 @@ def prepare_state(settings: Settings) -> None:
         _ = svc.landing.table  # the Iceberg namespace and landing table, created once
     finally:
         svc.close()
+
+
+def door_process(settings: Settings, config: Path | None) -> subprocess.Popen[bytes]:
+    """Start the governance door (``jobshadow server door``) as a child that dies with this process."""
+    args = [sys.executable, "-m", "jobshadow"] + (["--config", str(config)] if config else []) + [
+        "server", "door", "--supervised"]
+    env = {**os.environ, ENV_SUPERVISOR: str(os.getpid()), ENV_SETTINGS: json.dumps(settings_dict(settings))}
+    return subprocess.Popen(args, env=env)
+
+
+def door_settings() -> Settings | None:
+    """The settings ``door_process`` handed down (so the door sees exactly the collector's)."""
+    raw = os.environ.get(ENV_SETTINGS)
+    return settings_from_dict(json.loads(raw)) if raw else None
+
+
+def supervise() -> None:
+    """In a child of ``server start``: die with it (see ``_die_with_supervisor``)."""
+    _die_with_supervisor()
 
 
 def worker_app() -> Any:

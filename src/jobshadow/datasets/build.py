@@ -41,7 +41,7 @@ from jobshadow.errors import InputError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from jobshadow.govern.door import Governance
+    from jobshadow.govern import Governance
 
 log = logging.getLogger(__name__)
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -106,7 +106,7 @@ def _check(options: BuildOptions) -> str:
         raise InputError("dataset names are lower-case letters, digits and _ (start with a letter, ≤ 63)")
     if options.out.exists() and any(options.out.iterdir()):
         raise InputError(f"{options.out} is not empty; build into a new folder")
-    from jobshadow.govern.purposes import registry
+    from jobshadow.govern import registry
 
     # The card's label rule, enforced: the files' labels must all allow the purpose they are built for.
     labels = file_labels()
@@ -199,13 +199,13 @@ def build(source: GovernedSource | LocalSource, options: BuildOptions, gov: Gove
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
         if gov is not None and registry_id is not None:
-            from jobshadow.govern.dataset_registry import DatasetRegistry
+            from jobshadow.govern import DatasetRegistry
 
             DatasetRegistry(gov).abandon(registry_id, f"the build failed before its files were in place "
                                                       f"({type(exc).__name__})")
         raise
     if gov is not None and registry_id is not None:
-        from jobshadow.govern.dataset_registry import DatasetRegistry
+        from jobshadow.govern import DatasetRegistry
 
         DatasetRegistry(gov).activate(registry_id)
     options = dataclasses.replace(options, out=final_out)
@@ -260,7 +260,7 @@ def task_segments(task: Task) -> set[str]:
 def _register(gov: Governance, options: BuildOptions, name: str, final_out: Path, staging: Path,
               dataset_table: str | None, meta: dict[str, Any], written: writers.Written, tasks: list[Task]) -> str:
     """The build in the governed dataset registry: where it goes, and whose data each file holds."""
-    from jobshadow.govern.dataset_registry import BuildRecord, DatasetRegistry
+    from jobshadow.govern import BuildRecord, DatasetRegistry
 
     record = BuildRecord(
         name=name, location=final_out.resolve(), fmt=options.fmt, purpose=options.purpose,
@@ -283,7 +283,7 @@ def file_labels() -> set[str]:
 
 
 def _labels() -> list[dict[str, Any]]:
-    from jobshadow.govern.purposes import registry
+    from jobshadow.govern import registry
 
     reg = registry()
     return [{"name": n, "purposes": sorted(reg.labels[n].purposes), "retention_days": reg.labels[n].retention_days}

@@ -23,7 +23,7 @@ from jobshadow.errors import InputError
 from jobshadow.lake import curated
 
 if TYPE_CHECKING:
-    from jobshadow.govern.door import Governance
+    from jobshadow.govern import Governance
     from jobshadow.spool.keys import SpoolKey
 
 EVENT_COLUMNS = ["segment_id", "seq", "t", "kind", "x", "y", "button", "dx", "dy", "window_id", "finding", "stream",

@@ -6,12 +6,14 @@ import io
 from typing import TYPE_CHECKING
 
 from jobshadow.crypto.sealed import open_sealed
-from jobshadow.govern.landing import LandingZone
+from jobshadow.govern.expr import eq
 from jobshadow.govern.model import PolicyDenied
 from jobshadow.lake import curated
 
 if TYPE_CHECKING:
     from jobshadow.govern.audit import AuditRecord
+    from jobshadow.govern.control import ProgrammeState
+    from jobshadow.govern.keys import SubjectKeys
     from jobshadow.govern.policy import PolicyEngine
     from jobshadow.govern.storage import Storage
     from jobshadow.govern.tables import GovernedTables
@@ -24,6 +26,8 @@ class Blobs:
         storage: Storage
         tables: GovernedTables
         policy: PolicyEngine
+        control: ProgrammeState
+        keys: SubjectKeys
 
         def audit(self, records: list[AuditRecord]) -> None: ...
 
@@ -35,8 +39,12 @@ class Blobs:
     def open_landed(self, principal: str, purpose: str, blob_uri: str, content_hash: str) -> bytes:
         """The MCAP bytes of a landed segment (sealed to the landing key in the object store)."""
         d = self.policy.authorize(principal, "read", "landing.segments#blob_uri", purpose)
+        # Whose segment this is, so the read is attributed to them (`audit who`, `subject export`).
+        found = self.tables.scan("landing.segments", ["person_id"], eq("content_hash", content_hash))
+        people = [p for p in found.column("person_id").to_pylist() if p]
+        subject = self.keys.pseudonym(people[0]) if people else None
         self.audit([self._record(principal, "read", "blob:landing", purpose, d.allowed, d.policy_ids,
-                                 detail={"content_hash": content_hash})])
+                                 subject=subject, detail={"content_hash": content_hash})])
         if not d.allowed:
             raise PolicyDenied(f"{principal} may not open landed segments for {purpose}")
         store = self.storage.object_store
@@ -46,8 +54,8 @@ class Blobs:
         return opened.plaintext
 
     def landing_paused(self) -> bool:
-        """True while the kill switch holds the landing zone in quarantine."""
-        return LandingZone(self.storage).quarantined()
+        """True while the kill switch holds the programme (and so the landing zone) paused."""
+        return bool(self.control.programme()["state"] == "paused")
 
     def discard_landed(self, principal: str, purpose: str, blob_uri: str, content_hash: str) -> None:
         """Delete a landed blob once curated: its content now lives, sealed per subject, in the lake."""

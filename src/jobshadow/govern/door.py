@@ -34,7 +34,9 @@ from jobshadow.errors import ConfigError
 from jobshadow.govern.administration import Administration
 from jobshadow.govern.audit import AuditRecord, AuditWriteError, SignedTreeHead
 from jobshadow.govern.blobs import Blobs
-from jobshadow.govern.consent import ConsentMirror
+from jobshadow.govern.control import People, ProgrammeState
+from jobshadow.govern.control.admin import ProgrammeAdmin
+from jobshadow.govern.duties import Duties
 from jobshadow.govern.derived import PIPELINE, SCREEN_REDACTION, Derivation
 from jobshadow.govern.expr import both, eq, isin
 from jobshadow.govern.heads import TrailReport, open_trail, verify_trail
@@ -81,7 +83,14 @@ class Governance(Administration, Derivation, Blobs):
         self.tables.ensure_curated()
         self.state = GovernState(self.storage.database_url)
         self.state.add_member(PIPELINE, "group:pipeline")
-        self.consent = ConsentMirror(self.storage)
+        # The programme's control state shares the governance state's database: one transaction.
+        ttl = float(settings.server.enroll_code_ttl)
+        self.control = ProgrammeState(self.state.engine)
+        self.people = People(self.state.engine, ttl)
+        self.duties = Duties(self.state.engine, ttl)
+        landing = LandingZone(self.storage)
+        self.programme = ProgrammeAdmin(self.control, self.people, self.audit, on_programme=landing.set_quarantined,
+                                        landed=landing.scan_rows)
         self.policy = PolicyEngine(self.state, self._definitions())
         self.on_exposure = on_exposure
         self._audit_lock = threading.Lock()
@@ -98,7 +107,6 @@ class Governance(Administration, Derivation, Blobs):
         self._heads.close()
         with self._audit_lock:
             self._audit.close()
-        self.consent.close()
         self.state.close()
 
     def __enter__(self) -> Governance:
@@ -230,12 +238,31 @@ class Governance(Administration, Derivation, Blobs):
         self._segment_cache = (key, rows)
         return rows
 
+    def gate(self, principal: str, purpose: str, action: str, resource: str) -> None:
+        """Refuse, and audit, before anything is read: a purpose that is forbidden or not registered,
+        and any read while an exposure finding holds the programme (only ``privacy_audit`` may look,
+        to investigate it)."""
+        reg = registry()
+        why, rule = "", "purpose-gate"
+        if purpose in reg.forbidden:
+            rule = "forbid-prohibited-purposes"
+            why = f"{principal} may not {action} {resource} for {purpose} ({rule}): the purpose is forbidden"
+        elif purpose not in reg.purposes:
+            why = f"unknown purpose {purpose!r}; known: {', '.join(sorted(reg.purposes))}"
+        elif purpose != "privacy_audit":
+            prog = self.control.programme()
+            if prog["state"] == "paused" and prog["cause"] == "exposure":
+                why = "reads are stopped: an exposure finding paused the programme until a reviewer resumes it"
+        if why:
+            self.audit([self._record(principal, action, resource, purpose, False, (rule,), why)])
+            refusal = PolicyDenied(why) if purpose in reg.purposes or purpose in reg.forbidden else ConfigError(why)
+            refusal.audited = True
+            raise refusal
+
     def read(self, principal: str, purpose: str, table: str, columns: list[str] | None = None,
              where: BooleanExpression | None = None, *, audit_subjects: bool = True) -> GovernedRead:
         """One governed table read (see the module docstring)."""
-        reg = registry()
-        if purpose not in reg.purposes and purpose not in reg.forbidden:
-            raise ConfigError(f"unknown purpose {purpose!r}; known: {', '.join(sorted(reg.purposes))}")
+        self.gate(principal, purpose, "read", f"table:{table}")
         try:
             defn = self.tables.definition(table)
         except ConfigError:
@@ -264,20 +291,25 @@ class Governance(Administration, Derivation, Blobs):
         if where is not None:
             row_filter = where if row_filter is None else both(row_filter, where)
         sealed_allowed = {c for c in allowed_cols if defn.column(c).sealed}
-        track = audit_subjects and purpose != "processing" and "subject" in names
+        # The pipeline's reads are attributed too (``processing`` is a use of a person's data);
+        # the landing table names people, not subjects: their subjects are derived for the audit.
+        by_person = "subject" not in names and "person_id" in names
+        track = audit_subjects and ("subject" in names or by_person)
         # Denied columns are not read at all; they come back as nulls so queries keep working.
         scan_cols = list(allowed_cols)
         seen: set[str] = set()
         by_segment = rule.segments is not None
-        if track and not by_segment and "subject" not in scan_cols:
-            scan_cols.append("subject")
+        key = "person_id" if by_person else "subject"
+        if track and not by_segment and key not in scan_cols:
+            scan_cols.append(key)
         data = self.tables.scan(table, scan_cols, row_filter, decrypt=sealed_allowed, segments=rule.segments,
                                 seen=seen) if scan_cols else None
         subjects: list[str] = []
         if track and by_segment:
             subjects = sorted({rule.subject_of[s] for s in seen})
         elif track and data is not None:
-            subjects = sorted(x for x in pc.unique(data.column("subject")).to_pylist() if x)
+            found = [x for x in pc.unique(data.column(key)).to_pylist() if x]
+            subjects = sorted({self.keys.pseudonym(x) for x in found} if by_person else set(found))
         n = data.num_rows if data is not None else 0
         arrays = []
         for c in wanted:
@@ -297,8 +329,19 @@ class Governance(Administration, Derivation, Blobs):
         """Run one SELECT over governed reads of the tables it names (DuckDB, external access off).
 
         Only the columns the query names are read (all of them for ``*``); each goes through the
-        same decisions as ``read``, so a column the principal may not see is null.
+        same decisions as ``read``, so a column the principal may not see is null. The purpose is
+        checked before any SQL is even parsed; a query refused for its SQL is audited as such.
         """
+        self.gate(principal, purpose, "query", "sql")
+        try:
+            return self._query(principal, purpose, sql, max_rows=max_rows)
+        except ConfigError as exc:  # SQL the door does not run, unknown tables, a failed query
+            if not exc.audited:
+                self.audit([self._record(principal, "query", "sql", purpose, False, ("sql",), str(exc)[:500])])
+                exc.audited = True
+            raise
+
+    def _query(self, principal: str, purpose: str, sql: str, *, max_rows: int | None = None) -> pa.Table:
         shape = analyse(sql)
         g = self.settings.govern
         guard = active_guard() or QueryGuard(float(g.query_timeout), g.query_memory_mb)

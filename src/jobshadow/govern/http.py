@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -80,9 +81,15 @@ async def _disconnected(request: Request) -> None:
 class QueryAPI:
     """Holds the door for the server's lifetime (opened on first use: it loads the lake stack)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, governance: Governance | None = None,
+                 authorize: Callable[[Governance, str, str], None] | None = None) -> None:
+        """``governance``: a door the caller owns (it is not closed here); ``authorize(gov,
+        principal, purpose)`` refuses (``PolicyDenied``, audited) a principal whose roles do not
+        allow queries for that purpose (``jobshadow.api``)."""
         self.settings = settings
-        self._gov: Governance | None = None
+        self._gov: Governance | None = governance
+        self._owned = governance is None
+        self.authorize = authorize
         self._lock = threading.Lock()
         self._running: set[QueryGuard] = set()
 
@@ -102,7 +109,7 @@ class QueryAPI:
     def close(self) -> None:
         self.cancel_all()
         with self._lock:
-            if self._gov is not None:
+            if self._gov is not None and self._owned:
                 self._gov.close()
                 self._gov = None
 
@@ -149,6 +156,8 @@ class QueryAPI:
             raise ConfigError("the body is not JSON") from None
         if req.format not in ("json", "arrow"):
             raise ConfigError("format is 'json' or 'arrow'")
+        if self.authorize is not None:
+            self.authorize(gov, principal, req.purpose)
         limit = self.settings.govern.query_max_rows
         try:
             with guarding(guard or QueryGuard(float(self.settings.govern.query_timeout))):

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jobshadow.govern.storage import Storage
+from jobshadow.govern.locks import TableLocks
+from jobshadow.govern.storage import Storage, drop_cached
 from jobshadow.lake import landing as table_def
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class LandingZone:
                     props[f"jobshadow.column.{col}.sealed"] = "false"
                     props[f"jobshadow.column.{col}.type"] = table_def.ARROW_TYPES.get(col, "string")
                 table = cat.create_table_if_not_exists(table_def.TABLE, schema=table_def.SCHEMA, properties=props)
-                self._table = _evolve(table, props)
+                self._table = _evolve(table, props, self.storage.table_locks)
             return self._table
 
     # --- the landing key and blobs (devices seal uploads to the key; only this zone opens them) ----
@@ -55,13 +56,17 @@ class LandingZone:
         """The landing key's stream master for a sealed upload's header (SealedReader's opener)."""
         return self.storage.landing_recipient.master_for(header)
 
-    def store_blob(self, local: Path, name: str) -> str:
+    def store_blob(self, local: Path, name: str, fd: int | None = None) -> str:
         """Keep a verified, still-sealed upload in the object store; returns its URI.
 
         ``local`` is a staged upload that is fsynced and never written again, so a local store
-        links it rather than copying it.
+        links it rather than copying it; ``fd`` (open on it) then has its pages dropped from the
+        cache, as the blob's own are (see ``ObjectStore.put_file``).
         """
-        return self.storage.object_store.put_file(local, name, immutable=True)
+        uri = self.storage.object_store.put_file(local, name, immutable=True)
+        if fd is not None:
+            drop_cached(fd)
+        return uri
 
     def store_blob_bytes(self, data: bytes, name: str) -> str:
         """Keep a verified, still-sealed upload received in one request; returns its URI."""
@@ -91,14 +96,17 @@ class LandingZone:
 
         data = table_def.to_arrow([{**r, "batch_id": batch_id} for r in rows])
         t = self.table
-        try:
-            # The catalog applies the append to the table's *current* metadata and refuses it
-            # (CommitFailedException, nothing written) if the branch moved since ``t`` was
-            # loaded, so a table loaded before another process's commit is safe to start from.
-            t.append(data.cast(t.schema().as_arrow()), snapshot_properties={"jobshadow.batch-id": batch_id})
-        except CommitFailedException:
-            t = self.refresh()  # another process (the admin CLI) committed since
-            t.append(data.cast(t.schema().as_arrow()), snapshot_properties={"jobshadow.batch-id": batch_id})
+        # Shared with other commits and scans, never with a purge (erasure, retention): the files
+        # this append writes are referenced before anything may remove unreferenced ones.
+        with self.storage.table_locks.shared(table_def.TABLE):
+            try:
+                # The catalog applies the append to the table's *current* metadata and refuses it
+                # (CommitFailedException, nothing written) if the branch moved since ``t`` was
+                # loaded, so a table loaded before another process's commit is safe to start from.
+                t.append(data.cast(t.schema().as_arrow()), snapshot_properties={"jobshadow.batch-id": batch_id})
+            except CommitFailedException:
+                t = self.refresh()  # another process (the door: curation, erasure) committed since
+                t.append(data.cast(t.schema().as_arrow()), snapshot_properties={"jobshadow.batch-id": batch_id})
 
     def set_quarantined(self, quarantined: bool, reason: str) -> None:
         """Mark the whole landing zone quarantined (kill switch) or not.
@@ -111,10 +119,11 @@ class LandingZone:
         props = {"jobshadow.quarantined": "true" if quarantined else "false",
                  "jobshadow.quarantine-reason": reason if quarantined else ""}
         for attempt in range(20):
-            t = self.refresh()
             try:
-                with t.transaction() as tx:
-                    tx.set_properties(props)
+                with self.storage.table_locks.shared(table_def.TABLE):
+                    t = self.refresh()
+                    with t.transaction() as tx:
+                        tx.set_properties(props)
                 break
             except CommitFailedException:
                 time.sleep(0.05 * (attempt + 1))
@@ -126,25 +135,29 @@ class LandingZone:
         return bool(self.refresh().properties.get("jobshadow.quarantined") == "true")
 
     def scan_rows(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = self.refresh().scan().to_arrow().to_pylist()
+        with self.storage.table_locks.shared(table_def.TABLE):
+            rows: list[dict[str, Any]] = self.refresh().scan().to_arrow().to_pylist()
         return rows
 
 
-def _evolve(table: Any, props: dict[str, str]) -> Any:
+def _evolve(table: Any, props: dict[str, str], locks: TableLocks) -> Any:
     """Bring an existing landing table up to the current definition (schema evolution).
 
     New optional columns are added, missing label properties set; nothing is dropped or renamed.
     """
     have = {f.name for f in table.schema().fields}
     missing = [f for f in table_def.SCHEMA.fields if f.name not in have]
-    if missing:
-        with table.update_schema() as update:
-            for f in missing:
-                update.add_column(f.name, f.field_type, doc=f.doc)
     stale = {k: v for k, v in props.items() if table.properties.get(k) != v}
-    if stale:
-        with table.transaction() as tx:
-            tx.set_properties(stale)
+    if not missing and not stale:
+        return table
+    with locks.shared(table_def.TABLE):
+        if missing:
+            with table.update_schema() as update:
+                for f in missing:
+                    update.add_column(f.name, f.field_type, doc=f.doc)
+        if stale:
+            with table.transaction() as tx:
+                tx.set_properties(stale)
     return table
 
 

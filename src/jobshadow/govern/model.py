@@ -24,7 +24,12 @@ class PolicyDenied(JobshadowError):
 
 
 class NotAuthenticated(PolicyDenied):
-    """A request to the door was not (validly) signed by a registered principal."""
+    """A request to the door was not (validly) signed by a registered principal; ``code`` says how
+    (``unsigned``, ``stale_request``, ``unknown_principal``, ``bad_signature``, ``replayed_request``)."""
+
+    def __init__(self, message: str, *, code: str = "not_authenticated") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ResultTooLarge(ConfigError):

@@ -5,7 +5,9 @@ the collection scope it was captured under. A row goes when either runs out for 
 its table: ``min(label retention, scope retention)`` after the segment started. Sealed values
 go by their own column's label (AI prompts sooner than other typing), the screen media by
 ``screen_content``. Deleted rows then leave the warehouse for good (snapshots expired,
-unreferenced files removed). ``now`` may be given to simulate the clock.
+unreferenced files removed). ``now`` may be given to simulate the clock; ``apply=False``
+reports what would be shredded and shreds nothing (what ``jobshadow govern retention`` does
+unless asked to ``--apply``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ LANDING = "landing.segments"
 @dataclass
 class RetentionReport:
     now: str
+    applied: bool = True
     rows_deleted: dict[str, int] = field(default_factory=dict)
     vault_blocks_deleted: int = 0
     media_removed: int = 0
@@ -44,10 +47,11 @@ def _deadline(start: datetime | None, label_days: int, scope_days: int | None) -
     return start + timedelta(days=days)
 
 
-def enforce_retention(gov: Governance, now: datetime | None = None, by: str = "service:pipeline") -> RetentionReport:
+def enforce_retention(gov: Governance, now: datetime | None = None, by: str = "service:pipeline", *,
+                      apply: bool = True) -> RetentionReport:
     now = now or datetime.now(UTC)
     reg = registry()
-    report = RetentionReport(now.isoformat())
+    report = RetentionReport(now.isoformat(), applied=apply)
     segs = gov.tables.scan(curated.SEGMENTS.name, ["subject", "segment_id", "started_at", "curated_at",
                                                    "retention_days"]).to_pylist()
 
@@ -73,7 +77,8 @@ def enforce_retention(gov: Governance, now: datetime | None = None, by: str = "s
         if gone:
             n = gov.tables.scan(name, ["segment_id"], isin("segment_id", gone)).num_rows
             if n:
-                gov.tables.delete_rows(name, isin("segment_id", gone))
+                if apply:
+                    gov.tables.delete_rows(name, isin("segment_id", gone))
                 report.rows_deleted[name] = n
                 touched.add(name)
     # Sealed values by their own label: some (AI prompts) are kept less long than their rows.
@@ -90,7 +95,8 @@ def enforce_retention(gov: Governance, now: datetime | None = None, by: str = "s
             flt = both(both(eq("table_name", t), eq("column_name", c)), isin("segment_id", gone))
             n = gov.tables.scan(curated.VAULT.name, ["segment_id"], flt).num_rows
             if n:
-                gov.tables.delete_rows(curated.VAULT.name, flt)
+                if apply:
+                    gov.tables.delete_rows(curated.VAULT.name, flt)
                 report.vault_blocks_deleted += n
                 touched.add(curated.VAULT.name)
     store = gov.storage.object_store
@@ -98,11 +104,13 @@ def enforce_retention(gov: Governance, now: datetime | None = None, by: str = "s
         subject = next(s["subject"] for s in segs if s["segment_id"] == seg_id)
         blob = gov.tables.media_name(subject, seg_id)
         if store.exists(blob):
-            store.delete(blob)
+            if apply:
+                store.delete(blob)
             report.media_removed += 1
     gone = expired(reg.retention_days(curated.SEGMENTS.labels))
     if gone:
-        gov.tables.delete_rows(curated.SEGMENTS.name, isin("segment_id", gone))
+        if apply:
+            gov.tables.delete_rows(curated.SEGMENTS.name, isin("segment_id", gone))
         report.rows_deleted[curated.SEGMENTS.name] = len(gone)
         touched.add(curated.SEGMENTS.name)
     # Landed rows (and any blob still waiting) by their own scope retention and labels.
@@ -116,14 +124,17 @@ def enforce_retention(gov: Governance, now: datetime | None = None, by: str = "s
         for r in old:
             name = store.name_of(r["blob_uri"])
             if store.exists(name):
-                store.delete(name)
+                if apply:
+                    store.delete(name)
                 report.landed_blobs_removed += 1
-        gov.tables.delete_rows(LANDING, isin("content_hash", [r["content_hash"] for r in old]))
+        if apply:
+            gov.tables.delete_rows(LANDING, isin("content_hash", [r["content_hash"] for r in old]))
         report.rows_deleted[LANDING] = len(old)
         touched.add(LANDING)
-    for name in sorted(touched):
+    for name in sorted(touched) if apply else ():
         report.files_removed += gov.tables.expire_and_purge(name)
-    gov.audit([gov._record(by, "retention", "table:*", "processing", True, ("retention",),
+    gov.audit([gov._record(by, "retention" if apply else "retention.simulate", "table:*", "processing", True,
+                           ("retention",),
                            detail={"now": now.isoformat(), "rows": sum(report.rows_deleted.values()),
                                    "blocks": report.vault_blocks_deleted, "media": report.media_removed,
                                    "files": report.files_removed})])

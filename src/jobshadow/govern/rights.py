@@ -10,6 +10,10 @@ person's data in clear, beyond the reach of their key: each one the dataset regi
 rewritten without them, or withdrawn (``jobshadow.govern.dataset_registry``), and whatever could
 not be reached (a folder moved or not writable, files moved out of it) is named in ``residual``.
 
+The person's part in the programme ends in the same first step: every device of theirs revoked
+(capture stops), consent recorded as withdrawn, open enrolment codes dropped, and the link from
+their e-mail address to their person id removed, unless a legal hold on the subject keeps it.
+
 Export gathers everything held about a subject, decrypted, with the purposes each kind of data
 may serve, who read it for which purpose (from the audit log) and how long it is kept.
 """
@@ -43,6 +47,9 @@ class ErasureReport:
     key_destroyed: bool
     unreadable_after_s: float
     landed_blobs_removed: int = 0
+    devices_revoked: int = 0
+    identity_link_removed: bool = False
+    legal_hold: bool = False
     rows_deleted: dict[str, int] = field(default_factory=dict)
     files_removed: int = 0
     media_removed: int = 0
@@ -79,6 +86,10 @@ def erase_subject(gov: Governance, subject: str, by: str, rewriter: Rewriter | N
     gov.audit([gov._record(by, "erase", f"subject:{subject}", "subject_access", True, ("subject-rights",),
                            "erasure requested", subject=subject)])
     destroyed = gov.keys.destroy(subject)
+    # Their part in the programme ends with the same request: devices revoked (capture stops),
+    # consent recorded as withdrawn, and the e-mail → person link gone unless a legal hold keeps it.
+    held = gov.duties.held(subject)
+    ended = gov.people.end_participation(person, keep_link=held)
     store = gov.storage.object_store
     landed = gov.tables.scan(LANDING, ["blob_uri"], eq("person_id", person))
     blobs = 0
@@ -87,7 +98,8 @@ def erase_subject(gov: Governance, subject: str, by: str, rewriter: Rewriter | N
         if store.exists(name):
             store.delete(name)
             blobs += 1
-    report = ErasureReport(subject, destroyed, time.perf_counter() - t0, blobs)
+    report = ErasureReport(subject, destroyed, time.perf_counter() - t0, blobs,
+                           devices_revoked=ended["devices_revoked"], identity_link_removed=not held, legal_hold=held)
     # Everything below removes ciphertext nobody can open any more.
     for name in _subject_tables(gov):
         n = gov.tables.scan(name, ["subject"], eq("subject", subject)).num_rows
@@ -119,7 +131,8 @@ def erase_subject(gov: Governance, subject: str, by: str, rewriter: Rewriter | N
                            "erasure completed", subject=subject,
                            detail={"rows": sum(report.rows_deleted.values()), "files": report.files_removed,
                                    "media": report.media_removed, "landed": blobs,
-                                   "datasets": len(report.datasets), "residual": len(report.residual)})])
+                                   "datasets": len(report.datasets), "residual": len(report.residual),
+                                   "devices_revoked": report.devices_revoked, "legal_hold": int(held)})])
     return report
 
 
@@ -207,7 +220,7 @@ def export_subject(gov: Governance, subject: str, out: Path, by: str) -> dict[st
     manifest = {
         "subject": subject,
         "erased": erased,
-        "consent": gov.consent.state(subject),
+        "consent": gov.consent_of_subject(subject),
         "generated_by": by,
         "tables": tables,
         "media": media,

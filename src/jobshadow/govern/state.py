@@ -28,9 +28,9 @@ from sqlalchemy import (
     update,
 )
 
+from jobshadow.dbengine import sql_engine
 from jobshadow.errors import ConfigError
 from jobshadow.govern.purposes import registry
-from jobshadow.govern.storage import sql_engine
 
 metadata = MetaData()
 

@@ -13,49 +13,15 @@ import os
 import threading
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import fsspec
 
 from jobshadow.config import Settings
 from jobshadow.crypto.recipients import Recipient
 from jobshadow.errors import StateError
+from jobshadow.govern.locks import TableLocks
 from jobshadow.home import create_private
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-
-def sql_engine(url: str, metadata: Any) -> Engine:
-    """A SQLAlchemy engine with the tables of ``metadata`` created.
-
-    SQLite runs in WAL mode with full fsync, foreign keys and a busy timeout, because the admin CLI
-    writes while the server reads; any other URL (PostgreSQL) is used as given.
-    """
-    from sqlalchemy import create_engine
-
-    kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
-    engine: Engine = create_engine(url, **kwargs)
-    if url.startswith("sqlite"):
-        sqlite_pragmas(engine)
-    metadata.create_all(engine)
-    return engine
-
-
-def sqlite_pragmas(engine: Engine) -> None:
-    """Every new SQLite connection: WAL, durable commits, foreign keys, waiting on a busy lock."""
-    from sqlalchemy import event
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.close()
 
 
 class ServerPaths:
@@ -111,7 +77,12 @@ class Storage:
     # --- control-plane database URL (the service owns the schema) -------------------------------
     @property
     def database_url(self) -> str:
-        return self.settings.server.database_url or f"sqlite:///{self.paths.control_db}"
+        return self.database_url_of(self.settings)
+
+    @staticmethod
+    def database_url_of(settings: Settings) -> str:
+        """The control database's URL (its folder created, for the embedded default)."""
+        return settings.server.database_url or f"sqlite:///{ServerPaths(settings.home).ensure().control_db}"
 
     # --- Iceberg -----------------------------------------------------------------------------------
     @cached_property
@@ -123,6 +94,11 @@ class Storage:
         warehouse = s.warehouse_url or self.paths.warehouse.as_uri()
         with self._lock:
             return SqlCatalog("jobshadow", uri=uri, warehouse=warehouse)
+
+    @cached_property
+    def table_locks(self) -> TableLocks:
+        """Commits and scans share a table; a purge has it alone (see ``govern.locks``)."""
+        return TableLocks(self.paths.root / "locks")
 
     # --- object store -------------------------------------------------------------------------------
     @cached_property

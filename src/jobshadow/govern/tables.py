@@ -103,6 +103,7 @@ class GovernedTables:
     def __init__(self, storage: Storage, keys: SubjectKeys) -> None:
         self.storage = storage
         self.keys = keys
+        self.locks = storage.table_locks
         self._lock = threading.Lock()
         self._defs: dict[str, TableDef] = {}
         self._names: tuple[float, list[str]] | None = None
@@ -137,16 +138,20 @@ class GovernedTables:
         for defn in curated.ALL:
             table = self.create(defn)
             have = {f.name for f in table.schema().fields}
-            if any(c.name not in have for c in defn.plain):
-                # A lake made by an older version: new columns are added (optional), none dropped.
-                with table.update_schema() as update:
-                    update.union_by_name(defn.arrow_schema(sealed=False))
-                table = self.load(defn.name)
             want = _props(defn)
-            stale = {k: v for k, v in want.items() if table.properties.get(k) != v}
-            if stale:  # a lake made by an older version: bring its properties up to date
-                with table.transaction() as tx:
-                    tx.set_properties(stale)
+            if not any(c.name not in have for c in defn.plain) and all(table.properties.get(k) == v
+                                                                        for k, v in want.items()):
+                continue
+            with self.locks.shared(defn.name):
+                if any(c.name not in have for c in defn.plain):
+                    # A lake made by an older version: new columns are added (optional), none dropped.
+                    with table.update_schema() as update:
+                        update.union_by_name(defn.arrow_schema(sealed=False))
+                    table = self.load(defn.name)
+                stale = {k: v for k, v in want.items() if table.properties.get(k) != v}
+                if stale:  # a lake made by an older version: bring its properties up to date
+                    with table.transaction() as tx:
+                        tx.set_properties(stale)
 
     def load(self, name: str) -> Any:
         try:
@@ -192,10 +197,11 @@ class GovernedTables:
 
     def add_inputs(self, name: str, inputs: list[str]) -> None:
         """Record more inputs of a derived table (rows appended from them)."""
-        table = self.load(name)
-        merged = sorted(set(json.loads(table.properties.get(P_DERIVED, "[]"))) | set(inputs))
-        with table.transaction() as tx:
-            tx.set_properties({P_DERIVED: json.dumps(merged)})
+        with self.locks.shared(name):
+            table = self.load(name)
+            merged = sorted(set(json.loads(table.properties.get(P_DERIVED, "[]"))) | set(inputs))
+            with table.transaction() as tx:
+                tx.set_properties({P_DERIVED: json.dumps(merged)})
 
     def derived_from(self, name: str) -> list[str]:
         raw = self.load(name).properties.get(P_DERIVED)
@@ -217,9 +223,10 @@ class GovernedTables:
 
     def _append_retrying(self, name: str, data: pa.Table) -> None:
         for attempt in range(20):
-            table = self.load(name)
             try:
-                table.append(data.cast(table.schema().as_arrow()))
+                with self.locks.shared(name):
+                    table = self.load(name)
+                    table.append(data.cast(table.schema().as_arrow()))
                 return
             except CommitFailedException:
                 time.sleep(0.05 * (attempt + 1))
@@ -260,6 +267,13 @@ class GovernedTables:
     def scan(self, name: str, columns: list[str] | None = None, row_filter: BooleanExpression | None = None,
              decrypt: set[str] | None = None, *, segments: frozenset[str] | None = None,
              seen: set[str] | None = None) -> pa.Table:
+        """See ``_scan``; the table's files stay while it reads them (``govern.locks``)."""
+        with self.locks.shared(name):
+            return self._scan(name, columns, row_filter, decrypt, segments=segments, seen=seen)
+
+    def _scan(self, name: str, columns: list[str] | None = None, row_filter: BooleanExpression | None = None,
+              decrypt: set[str] | None = None, *, segments: frozenset[str] | None = None,
+              seen: set[str] | None = None) -> pa.Table:
         """Rows of ``name`` with ``columns`` (plain and sealed); sealed ones are decrypted when listed
         in ``decrypt`` (else null). A subject whose key is gone yields nulls for its sealed values.
 
@@ -331,9 +345,10 @@ class GovernedTables:
         if rows.num_rows == 0:
             return pa.array([], col.type)
         segments = sorted(set(rows.column("segment_id").to_pylist()))
-        vault = self.load(curated.VAULT.name).scan(row_filter=both(
-            both(eq("table_name", defn.name), eq("column_name", col.name)), isin("segment_id", segments)),
-            selected_fields=("subject", "segment_id", "block")).to_arrow()
+        with self.locks.shared(curated.VAULT.name):
+            vault = self.load(curated.VAULT.name).scan(row_filter=both(
+                both(eq("table_name", defn.name), eq("column_name", col.name)), isin("segment_id", segments)),
+                selected_fields=("subject", "segment_id", "block")).to_arrow()
         deks: dict[str, bytes | None] = {}
         values: dict[tuple[str, str, int], Any] = {}
         for subject, segment, block in zip(vault.column("subject").to_pylist(), vault.column("segment_id").to_pylist(),
@@ -378,12 +393,11 @@ class GovernedTables:
     # --- deletion -----------------------------------------------------------------------------------
     def delete_rows(self, name: str, row_filter: BooleanExpression) -> None:
         for attempt in range(20):
-            table = self.load(name)
             try:
-                with warnings.catch_warnings():
+                with self.locks.shared(name), warnings.catch_warnings():
                     # Deleting rows that are not there is a normal outcome (re-curation, erasure).
                     warnings.filterwarnings("ignore", "Delete operation did not match any records")
-                    table.delete(delete_filter=row_filter)
+                    self.load(name).delete(delete_filter=row_filter)
                 return
             except CommitFailedException:
                 time.sleep(0.05 * (attempt + 1))
@@ -395,7 +409,13 @@ class GovernedTables:
         After a delete, the old data files still hold the deleted rows (sealed, but present), and
         the old manifests' column bounds hold the first characters of their plain values; both go,
         as do metadata versions older than the current one. Returns the number of files removed.
+        No commit or scan of the table runs meanwhile (``govern.locks``): a file a concurrent
+        commit just wrote, or a reader of an older snapshot still needs, is never taken.
         """
+        with self.locks.exclusive(name):
+            return self._expire_and_purge(name)
+
+    def _expire_and_purge(self, name: str) -> int:
         table = self.load(name)
         current = table.current_snapshot()
         if current is not None and any(m.deleted_files_count for m in current.manifests(table.io)):

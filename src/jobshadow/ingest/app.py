@@ -1,9 +1,12 @@
 """The collector's HTTP layer: routes parse, authenticate and delegate to ``CollectorService`` (server).
 
-Every error is ``{"error": {"code": "...", "message": "..."}}`` with a 4xx/5xx status. Bodies are
-read with a hard size limit before anything else happens; the request signature is checked over
-the exact bytes received. Blocking work (database, verification, disk) runs in worker threads.
-Access logs are structured and carry no content and no credentials (no bodies, no signatures).
+Every error is ``{"error": {"code": "...", "message": "..."}}`` with a 4xx/5xx status, whatever
+raised it (a route, a missing route, an unexpected failure), and never quotes request content.
+Bodies are read with a hard size limit before anything else happens; the request signature is
+checked over the exact bytes received. Blocking work (database, verification, disk) runs in
+worker threads. Access logs are structured and carry no content and no credentials (no bodies,
+no signatures). Metrics are not served here: only on ``[server] metrics_port``, on loopback
+(``jobshadow.ingest.metrics``).
 """
 
 from __future__ import annotations
@@ -16,20 +19,11 @@ import logging
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import anyio.to_thread
 import msgspec
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -40,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jobshadow.config import Settings
 from jobshadow.errors import RequestRejected
 from jobshadow.ingest import schemas
+from jobshadow.ingest.metrics import Metrics, MetricsListener
 from jobshadow.ingest.service import CollectorService, Device
 from jobshadow.protocol import API
 
@@ -53,45 +48,12 @@ JSON_LIMIT = 64 * 1024
 WORKER_THREADS = 16
 
 
-class Metrics:
-    """The collector's Prometheus metrics.
-
-    With several worker processes (``PROMETHEUS_MULTIPROC_DIR`` set by ``server start``), each
-    writes its values to that folder and ``exposition`` sums them over the live workers, so a
-    scrape that reaches any worker sees the whole collector.
-    """
-
-    def __init__(self) -> None:
-        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
-        self.registry = CollectorRegistry()
-        self.requests = Counter("jobshadow_requests_total", "HTTP requests", ["route", "status"],
-                                registry=self.registry)
-        self.latency = Histogram("jobshadow_request_seconds", "request latency", ["route"], registry=self.registry,
-                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-        self.bytes_in = Counter("jobshadow_upload_bytes_total", "upload bytes received", registry=self.registry)
-        self.landed = Counter("jobshadow_segments_landed_total", "segments landed", registry=self.registry)
-        self.rejected = Counter("jobshadow_rejections_total", "requests refused", ["code"], registry=self.registry)
-        self.config_version = Gauge("jobshadow_config_version", "control-plane version", registry=self.registry,
-                                    multiprocess_mode="livemax")
-        self.in_flight = Gauge("jobshadow_requests_in_flight", "requests being handled (long polls included)",
-                               registry=self.registry, multiprocess_mode="livesum")
-
-    def exposition(self) -> bytes:
-        if not self.multiprocess:
-            return generate_latest(self.registry)
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry)
-
-    def close(self) -> None:
-        """This worker is stopping: its live gauges leave the sums."""
-        if self.multiprocess:
-            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
-
-
-def error(status: int, code: str, message: str, retry_after: float | None = None) -> JSONResponse:
-    headers = {"Retry-After": str(int(retry_after))} if retry_after else None
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+def error(status: int, code: str, message: str, retry_after: float | None = None,
+          headers: Mapping[str, str] | None = None) -> JSONResponse:
+    out = dict(headers or {})
+    if retry_after:
+        out["Retry-After"] = str(int(retry_after))
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=out or None)
 
 
 class ConfigWatch:
@@ -202,9 +164,6 @@ def create_app(settings: Settings, service: CollectorService | None = None, *,
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
-    async def metrics_route(request: Request) -> Response:
-        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
-
     async def openapi(request: Request) -> Response:
         return JSONResponse(schemas.openapi())
 
@@ -237,7 +196,7 @@ def create_app(settings: Settings, service: CollectorService | None = None, *,
     async def device_consent(request: Request) -> Response:
         def work(device: Device, body: bytes) -> str:
             req = decode(body, schemas.ConsentRequest)
-            svc.set_consent(device.person_id, req.state, "device")
+            svc.report_consent(device, req.state)
             return str(req.state)
 
         state = await signed(request, JSON_LIMIT, work)
@@ -297,7 +256,6 @@ def create_app(settings: Settings, service: CollectorService | None = None, *,
 
     routes = [
         Route("/healthz", health, methods=["GET"]),
-        Route("/metrics", metrics_route, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route(f"{API}/enroll", enroll, methods=["POST"]),
         Route(f"{API}/device/config", device_config, methods=["GET"]),
@@ -317,7 +275,7 @@ def create_app(settings: Settings, service: CollectorService | None = None, *,
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error(exc.status_code, code, str(exc.detail))
+        return error(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__,
@@ -327,10 +285,14 @@ def create_app(settings: Settings, service: CollectorService | None = None, *,
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+        port = settings.server.metrics_port
+        listener = MetricsListener(port, metrics.exposition) if port else None
         tasks = [asyncio.create_task(watch.run()), asyncio.create_task(_prune(svc))]
         try:
             yield
         finally:
+            if listener is not None:
+                listener.close()
             for t in tasks:
                 t.cancel()
             for close in on_shutdown:

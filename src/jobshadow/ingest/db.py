@@ -1,4 +1,7 @@
-"""The control-plane database: people, devices, enrolment codes, scopes, reviews, uploads (server).
+"""The collector's own tables: request nonces, uploads in progress, landed segments (collector).
+
+People, devices, enrolment codes, consent, the kill switch and scopes are the governance door's
+control state (``jobshadow.govern.control``), in the same database.
 
 SQLAlchemy Core, so the embedded SQLite file and a PostgreSQL URL behave the same. SQLite runs in
 WAL mode with foreign keys on and a busy timeout, because the admin CLI writes while the server
@@ -12,19 +15,19 @@ from sqlalchemy import (
     Column,
     Engine,
     Float,
-    ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
     create_engine,
+    inspect,
+    text,
 )
 
-from jobshadow.govern.storage import sql_engine, sqlite_pragmas
+from jobshadow.dbengine import sql_engine, sqlite_pragmas
 
 # Connections the collector keeps open: one per AnyIO worker thread (the limiter, see ingest.app)
 # plus the group-commit writer, the landing committer, the config watch and the pruner. With
@@ -35,37 +38,6 @@ POOL_OVERFLOW = 16
 
 metadata = MetaData()
 
-people = Table(
-    "people", metadata,
-    Column("id", String(32), primary_key=True),  # pseudonymous, random
-    Column("email", String(320), nullable=False, unique=True),
-    Column("consent_state", String(16), nullable=False, default="unknown"),  # unknown|given|withdrawn
-    Column("consent_changed_at", Float),
-    Column("consent_source", String(16)),  # device|server
-    Column("created_at", Float, nullable=False),
-)
-
-enroll_codes = Table(
-    "enroll_codes", metadata,
-    Column("code_hash", String(64), primary_key=True),  # only the hash is stored
-    Column("person_id", String(32), ForeignKey("people.id"), nullable=False),
-    Column("created_at", Float, nullable=False),
-    Column("expires_at", Float, nullable=False),
-    Column("used_at", Float),
-    Column("device_id", String(32)),
-)
-
-devices = Table(
-    "devices", metadata,
-    Column("id", String(32), primary_key=True),
-    Column("person_id", String(32), ForeignKey("people.id"), nullable=False),
-    Column("public_key", LargeBinary(32), nullable=False, unique=True),
-    Column("name", String(200), nullable=False, default=""),
-    Column("enrolled_at", Float, nullable=False),
-    Column("revoked_at", Float),
-    Column("last_seen", Float),
-)
-
 nonces = Table(
     "nonces", metadata,
     Column("device_id", String(32), nullable=False),
@@ -75,50 +47,10 @@ nonces = Table(
 )
 Index("ix_nonces_seen", nonces.c.seen_at)
 
-scopes = Table(
-    "scopes", metadata,
-    Column("name", String(100), primary_key=True),
-    Column("definition", Text, nullable=False),  # JSON: apps, deny_apps, titles, sites, streams, purposes, retention
-    Column("state", String(16), nullable=False, default="draft"),  # draft|active|inactive
-    Column("created_at", Float, nullable=False),
-    Column("activated_at", Float),
-    Column("version", Integer, nullable=False, default=1),
-)
-
-reviews = Table(
-    "reviews", metadata,
-    Column("id", String(32), primary_key=True),
-    Column("scope_name", String(100), ForeignKey("scopes.name"), nullable=False),
-    Column("scope_version", Integer, nullable=False),
-    Column("state", String(16), nullable=False),  # submitted|approved|rejected
-    Column("submitted_by", String(320), nullable=False),
-    Column("submitted_at", Float, nullable=False),
-    Column("reviewer", String(320)),
-    Column("decided_at", Float),
-    Column("expires_at", Float),
-    Column("notes", Text, nullable=False, default=""),
-)
-
-programme = Table(
-    "programme", metadata,
-    Column("id", Integer, primary_key=True),  # single row, id = 1
-    Column("state", String(16), nullable=False),  # running|paused
-    Column("reason", Text, nullable=False, default=""),
-    Column("changed_at", Float, nullable=False),
-    Column("changed_by", String(320), nullable=False, default=""),
-)
-
-# Bumped by every change a device must see (scope, programme, consent, revocation); polls wait on it.
-config_version = Table(
-    "config_version", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("version", Integer, nullable=False),
-)
-
 uploads = Table(
     "uploads", metadata,
     Column("id", String(32), primary_key=True),
-    Column("device_id", String(32), ForeignKey("devices.id"), nullable=False),
+    Column("device_id", String(32), nullable=False),  # a device of the control state (jobshadow.govern)
     Column("content_hash", String(64), nullable=False),
     Column("payload_sha256", String(64), nullable=False),
     Column("size", Integer, nullable=False),
@@ -136,6 +68,7 @@ landed = Table(
     Column("upload_id", String(32), nullable=False),
     Column("device_id", String(32), nullable=False),
     Column("person_id", String(32), nullable=False),
+    Column("segment_id", String(64)),  # owned by the device that first landed it (null: landed before this)
     Column("blob_name", String(200), nullable=False),
     Column("row", Text, nullable=False),  # the landing-table row as JSON (replayed after a crash)
     Column("batch_id", String(32)),
@@ -144,6 +77,7 @@ landed = Table(
 )
 # The committer looks for rows not yet in the landing table: few, among every segment ever landed.
 Index("ix_landed_committed", landed.c.committed)
+Index("ix_landed_segment", landed.c.segment_id)
 
 
 def make_engine(url: str, pool_size: int = POOL_SIZE) -> Engine:
@@ -160,8 +94,16 @@ def make_engine(url: str, pool_size: int = POOL_SIZE) -> Engine:
                                connect_args={"timeout": 30, "check_same_thread": False})
         sqlite_pragmas(engine)
         metadata.create_all(engine)
-    # ``create_all`` adds indexes only with new tables; a database from an earlier version gets
-    # the ones added since here.
+    # ``create_all`` adds columns and indexes only with new tables; a database from an earlier
+    # version gets the (nullable) columns and the indexes added since here.
+    insp = inspect(engine)
+    with engine.begin() as c:
+        for table in metadata.sorted_tables:
+            have = {col["name"] for col in insp.get_columns(table.name)}
+            for col in table.columns:
+                if col.name not in have and col.nullable:
+                    c.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{col.name}" '
+                                   f"{col.type.compile(engine.dialect)}"))
     for table in metadata.sorted_tables:
         for index in table.indexes:
             index.create(engine, checkfirst=True)

@@ -21,8 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from jobshadow.govern.door import PIPELINE, SCREEN_REDACTION, Governance, KeyUnavailable
-from jobshadow.govern.expr import eq
+from jobshadow.govern import PIPELINE, SCREEN_REDACTION, Governance, KeyUnavailable, both, eq
 from jobshadow.lake import curated
 from jobshadow.lake.rows import segment_tables
 from jobshadow.redact.media import MediaReport, redact_media
@@ -110,7 +109,9 @@ def curate_one(gov: Governance, landing: dict[str, Any]) -> tuple[int, MediaRepo
     gov.declassify_step(PIPELINE, PURPOSE, SCREEN_REDACTION, f"media:{seg}", subject, screen.as_detail())
     # A previous attempt may have stopped half-way: remove its rows first.
     for defn in (curated.EVENTS, curated.ACTIONS, curated.WINDOWS, curated.FRAMES, curated.MARKERS, curated.VAULT):
-        gov.delete_where(PIPELINE, PURPOSE, defn.name, eq("segment_id", seg), "re-curation of a segment")
+        # Only this person's rows of the segment: a segment id is one device's (issue 12).
+        gov.delete_where(PIPELINE, PURPOSE, defn.name, both(eq("segment_id", seg), eq("subject", subject)),
+                         "re-curation of a segment")
     rows = 0
     if media:
         gov.write_media(PIPELINE, PURPOSE, subject, seg, media)

@@ -85,8 +85,9 @@ def card_valid(digits: str) -> bool:
     n = len(digits)
     if not 12 <= n <= 19 or len(set(digits)) < 2:
         return False
+    heads = (0, int(digits[0]), int(digits[:2]), int(digits[:3]), int(digits[:4]))  # by prefix length
     for plen, low, high, lengths in _CARD_BRANDS:
-        if n in lengths and low <= int(digits[:plen]) <= high:
+        if n in lengths and low <= heads[plen] <= high:
             return luhn_valid(digits)
     return False
 

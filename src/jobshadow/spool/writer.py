@@ -129,6 +129,23 @@ class SpoolWriter:
         seg.write_frame(EncodedFrame(meta=meta, data=data))
         self.frames_written += 1
 
+    def set_scope(self, name: str | None, version: int | None) -> bool:
+        """Capture from now on is under this collection scope version (writer thread).
+
+        Every segment is stamped with the one scope version it was captured under (the server
+        takes its purposes and retention from that version, never from whatever is active when it
+        arrives), so a change of scope ends the open segment; the next one opens stamped anew.
+        Returns True when the open segment was finished for it.
+        """
+        scope = {**self._base_meta.get("scope", {}), "name": name, "version": version}
+        if scope == self._base_meta.get("scope"):
+            return False
+        self._base_meta["scope"] = scope
+        if self._seg is None:
+            return False
+        self._finish("scope")
+        return True
+
     def tick(self, now: float) -> bool:
         """Flush when due; rotate when due. Returns True when a new segment was opened."""
         if self._seg is None:

@@ -7,14 +7,16 @@ incompressible "video" payload) the way the recorder would.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobshadow.config import Settings, load_settings
 from jobshadow.crypto.sealed import SealedWriter
@@ -24,6 +26,13 @@ from jobshadow.segment.writer import SegmentWriter
 from jobshadow.spool.keys import load_spool_key
 from jobshadow.spool.store import SegmentFile, SpoolStore, segment_id
 
+if TYPE_CHECKING:
+    from jobshadow.govern import ProgrammeAdmin
+
+# Who defines scopes and who reviews them in tests: never the same person.
+LEAD = "person:lead@example.com"
+REVIEWER = "person:dpo@example.com"
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -31,27 +40,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class LiveCollector:
-    """The real collector app on real uvicorn, in this process (stop() when done)."""
+class Served:
+    """An ASGI app on real uvicorn, bound to 127.0.0.1 on a free port, in a thread of this process."""
 
-    def __init__(self, home: Path, *, query_api: bool = False, **overrides: str) -> None:
+    def __init__(self, app: Any, what: str) -> None:
         import uvicorn
 
-        from jobshadow.govern.http import QueryAPI
-        from jobshadow.ingest.app import create_app
-        from jobshadow.ingest.service import CollectorService
-
-        env = {"JOBSHADOW_HOME": str(home), **{f"JOBSHADOW_SERVER__{k.upper()}": v for k, v in overrides.items()}}
-        self.settings: Settings = load_settings(environ=env)
-        self.service = CollectorService(self.settings, committer=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        # As ``jobshadow server start`` composes it when asked: the governed query API beside.
-        self.query_api = QueryAPI(self.settings) if query_api else None
-        routes = self.query_api.routes() if self.query_api else []
-        self.app = create_app(self.settings, self.service, extra_routes=routes,
-                              on_shutdown=[self.query_api.close] if self.query_api else [])
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", log_config=None,
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", log_config=None,
                                 access_log=False)
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
@@ -59,20 +56,70 @@ class LiveCollector:
         deadline = time.monotonic() + 20
         while not self.server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the collector did not start")
+                raise RuntimeError(f"the {what} did not start")
             time.sleep(0.02)
 
     def stop(self) -> None:
         self.server.should_exit = True
         self._thread.join(10)
+
+
+class LiveCollector:
+    """The real collector app on real uvicorn, in this process (stop() when done).
+
+    Only the collector, as ``server start`` runs it: the governance door (people's requests, the
+    query API) is ``jobshadow.testing.door.LiveDoor``.
+    """
+
+    def __init__(self, home: Path, *, environ: dict[str, str] | None = None, **overrides: str) -> None:
+        """``overrides``: ``[server]`` settings; ``environ``: any other ``JOBSHADOW_*`` variables."""
+        from jobshadow.ingest.app import create_app
+        from jobshadow.ingest.service import CollectorService
+
+        env = {"JOBSHADOW_HOME": str(home), **(environ or {}),
+               **{f"JOBSHADOW_SERVER__{k.upper()}": v for k, v in overrides.items()}}
+        self.settings: Settings = load_settings(environ=env)
+        self.service = CollectorService(self.settings, committer=True)
+        self.scope: tuple[str, int] | None = None
+        self._admin: ProgrammeAdmin | None = None
+        self._stack = contextlib.ExitStack()
+        self.app = create_app(self.settings, self.service)
+        self._served = Served(self.app, "collector")
+        self.port, self.url, self.server = self._served.port, self._served.url, self._served.server
+
+    def stop(self) -> None:
+        self._served.stop()
+        self._stack.close()
         self.service.close()
 
-    def approve_scope(self, name: str = "work", apps: tuple[str, ...] = ("xterm",), **extra: Any) -> None:
-        svc = self.service
-        svc.create_scope(name, {"apps": list(apps), **extra}, by="lead@example.com")
-        rid = svc.submit_review(name, by="lead@example.com")
-        svc.decide_review(rid, True, "dpo@example.com")
-        svc.activate_scope(name, by="lead@example.com")
+    @property
+    def admin(self) -> ProgrammeAdmin:
+        """The programme's levers, open until ``stop()`` (see ``programme``)."""
+        if self._admin is None:
+            self._admin = self._stack.enter_context(self.programme())
+        return self._admin
+
+    @contextlib.contextmanager
+    def programme(self) -> Iterator[ProgrammeAdmin]:
+        """The programme's levers on this collector's state, as host maintenance opens them."""
+        from jobshadow.govern import open_programme
+
+        with open_programme(self.settings) as admin:
+            yield admin
+
+    def approve_scope(self, name: str = "work", apps: tuple[str, ...] = ("xterm",), **extra: Any) -> tuple[str, int]:
+        """Define, review (a reviewer who is not the author) and activate a scope; its (name, version),
+        which devices stamp into the segments they capture under it."""
+        admin = self.admin
+        out = admin.create_scope(name, {"apps": list(apps), **extra}, by=LEAD)
+        rid = admin.submit_review(name, by=LEAD)
+        admin.decide_review(rid, True, REVIEWER)
+        admin.activate_scope(name, by=LEAD)
+        self.scope = (name, int(out["version"]))
+        return self.scope
+
+    def enroll_code(self, email: str) -> str:
+        return self.admin.create_enroll_code(email, by=LEAD)[0]
 
 
 @dataclass
@@ -86,15 +133,15 @@ def enrol_device(collector: LiveCollector, root: Path, email: str) -> FleetDevic
     from jobshadow.upload.identity import enroll
 
     home = Home(root).ensure()
-    code, _ = collector.service.create_enroll_code(email)
-    identity = enroll(home, collector.url, code, name=f"test-{email}")
+    identity = enroll(home, collector.url, collector.enroll_code(email), name=f"test-{email}")
     return FleetDevice(home, identity, load_spool_key(home, "file"))
 
 
 def make_segment(home: Home, *, events: int = 500, video_bytes: int = 0, session: str | None = None,
                  index: int = 1, text: str = "", title: str | None = None, app: str = "xterm",
                  task: str | None = None, screens: int = 0, shade: int = 0,
-                 screen_text: tuple[str, ...] = ()) -> SegmentFile:
+                 screen_text: tuple[str, ...] = (), scope: tuple[str, int] | None = None,
+                 segment: str | None = None) -> SegmentFile:
     """A finished, sealed spool segment as the recorder writes it.
 
     ``text`` is typed (press and release per character) into a focused window of ``app`` titled
@@ -102,19 +149,24 @@ def make_segment(home: Home, *, events: int = 500, video_bytes: int = 0, session
     real H.264 frames of a small synthetic screen (each a different colour, from colour ``shade``
     on, so two people's screens can differ), with a click before each of them, showing the lines
     of ``screen_text`` in a monospace font; ``video_bytes`` instead adds incompressible stand-in
-    frames (not decodable).
+    frames (not decodable). ``scope``: the (name, version) of the collection scope the segment
+    is captured under, stamped into its metadata as the recorder does (None: unstamped);
+    ``segment``: its id (default: a fresh one, as the recorder makes).
     """
     key = load_spool_key(home, "file")
     store = SpoolStore(home)
     session = session or secrets.token_hex(3)
-    sid = segment_id(session, index)
+    sid = segment or segment_id(session, index)
     with store.open_path(sid).open("xb") as raw:
         sealed = SealedWriter(raw, key.reveal(), content="mcap", extra={"segment_id": sid})
         width, height = SCREEN if screens else (1920, 1080)
-        w = SegmentWriter(sealed, {"segment_id": sid, "session_id": session, "schema_version": 1,
-                                   "started": "2026-11-22T10:00:00+00:00", "wall_offset": 1.7e9,
-                                   "screen": {"width": width, "height": height},
-                                   "monitors": [{"x": 0, "y": 0, "width": width, "height": height}]})
+        meta: dict[str, Any] = {"segment_id": sid, "session_id": session, "schema_version": 1,
+                                "started": "2026-11-22T10:00:00+00:00", "wall_offset": 1.7e9,
+                                "screen": {"width": width, "height": height},
+                                "monitors": [{"x": 0, "y": 0, "width": width, "height": height}]}
+        if scope is not None:
+            meta["scope"] = {"name": scope[0], "version": scope[1]}
+        w = SegmentWriter(sealed, meta)
         screen = _Screens(shade, screen_text) if screens else None
         if screen is not None:
             screen.frame(w, 0.0, "start")  # every segment opens on a keyframe of the screen

@@ -36,6 +36,19 @@ class BuiltLake:
     segments: dict[str, list[str]] = field(default_factory=dict)  # e-mail -> segment ids
 
 
+def quiet_kill_switch(settings: Settings, pause: bool = False) -> Settings:
+    """``settings`` with ``[govern] pause_on_findings`` set to ``pause``.
+
+    A built lake is shared by many tests, and some plant what the exposure scan exists to find; a
+    finding pauses the programme, and reads through the door with it, until a reviewer resumes it.
+    So the lake's settings do not pause; a test of the kill switch asks for it (``pause=True``).
+    """
+    import msgspec
+
+    return msgspec.structs.replace(settings, govern=msgspec.structs.replace(settings.govern,
+                                                                            pause_on_findings=pause))
+
+
 def build_lake(root: Path, people: dict[str, list[SegmentSpec]], *, purposes: tuple[str, ...] = ("model_training",),
                retention_days: int = 30, curate: bool = True, **scope: Any) -> BuiltLake:
     """Land every person's segments through a real collector and (by default) curate them."""
@@ -43,9 +56,9 @@ def build_lake(root: Path, people: dict[str, list[SegmentSpec]], *, purposes: tu
 
     collector = LiveCollector(root / "server")
     try:
-        collector.approve_scope("work", apps=("xterm", "xedit", "firefox", "chromium"), purposes=list(purposes),
-                                retention_days=retention_days, **scope)
-        built = BuiltLake(collector.settings)
+        stamp = collector.approve_scope("work", apps=("xterm", "xedit", "firefox", "chromium"),
+                                        purposes=list(purposes), retention_days=retention_days, **scope)
+        built = BuiltLake(quiet_kill_switch(collector.settings))
         for n, (email, specs) in enumerate(sorted(people.items())):
             device = enrol_device(collector, root / f"device-{n}", email)
             built.people[email] = device.identity.person_id
@@ -53,7 +66,8 @@ def build_lake(root: Path, people: dict[str, list[SegmentSpec]], *, purposes: tu
             for i, spec in enumerate(specs):
                 seg = make_segment(device.home, events=spec.events, video_bytes=spec.video_bytes, index=i + 1,
                                    text=spec.text, title=spec.title, app=spec.app, task=spec.task,
-                                   screens=spec.screens, shade=spec.shade, screen_text=spec.screen_text)
+                                   screens=spec.screens, shade=spec.shade, screen_text=spec.screen_text,
+                                   scope=stamp)
                 built.segments[email].append(seg.id)
             uploader = Uploader(device.home, UploadSettings(auto_approve_after=Duration(0), bandwidth_bytes_per_s=0),
                                 device.identity, device.key)
@@ -66,7 +80,7 @@ def build_lake(root: Path, people: dict[str, list[SegmentSpec]], *, purposes: tu
     finally:
         collector.stop()
     if curate:
-        from jobshadow.govern.door import Governance
+        from jobshadow.govern import Governance
         from jobshadow.lake.curate import curate as run_curation
 
         with Governance(built.settings) as gov:
