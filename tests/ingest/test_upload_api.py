@@ -241,10 +241,38 @@ def test_openapi_errors_and_metrics(collector: LiveCollector) -> None:
     r = conn.getresponse()
     assert r.status == 413
     r.read()
-    conn.request("GET", "/metrics")
-    text = conn.getresponse().read().decode()
-    assert "jobshadow_requests_total" in text and "jobshadow_rejections_total" in text
+    conn.request("GET", "/metrics")  # never on the collector's own port (issue 12)
+    r = conn.getresponse()
+    assert r.status == 404 and json.loads(r.read())["error"]["code"] == "not_found"
     conn.close()
+
+
+def test_metrics_are_served_only_on_their_loopback_port(tmp_path: Path) -> None:
+    import http.client
+
+    from jobshadow.testing.fleet import free_port
+
+    port = free_port()
+    collector = LiveCollector(tmp_path / "server", metrics_port=str(port))
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", collector.port, timeout=10)
+        conn.request("POST", f"{API}/enroll", body=b"{not json", headers={"Content-Type": "application/json"})
+        conn.getresponse().read()
+        conn.close()
+        scrape = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        scrape.request("GET", "/metrics")
+        r = scrape.getresponse()
+        text = r.read().decode()
+        assert r.status == 200 and 'jobshadow_rejections_total{code="invalid_json"} 1.0' in text
+        assert "jobshadow_requests_total" in text
+        scrape.request("GET", "/")
+        r = scrape.getresponse()
+        assert r.status == 404 and json.loads(r.read())["error"]["code"] == "not_found"
+        scrape.close()
+    finally:
+        collector.stop()
+    with pytest.raises(OSError):  # gone with the collector
+        http.client.HTTPConnection("127.0.0.1", port, timeout=2).request("GET", "/metrics")
 
 
 def test_concurrent_and_retried_completions_land_one_row(collector: LiveCollector, device: FleetDevice,

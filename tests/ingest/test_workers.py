@@ -65,9 +65,10 @@ def test_a_staged_upload_is_locked_across_threads(tmp_path: Path) -> None:
 
 class Server:
     def __init__(self, home: Path, log: Path, workers: int = 2) -> None:
-        self.home, self.log, self.port = home, log, free_port()
+        self.home, self.log, self.port, self.metrics_port = home, log, free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("JOBSHADOW_")}
         env["JOBSHADOW_HOME"] = str(home)
+        env["JOBSHADOW_SERVER__METRICS_PORT"] = str(self.metrics_port)  # loopback; every worker shares it
         with log.open("ab") as fh:
             self.proc = subprocess.Popen([sys.executable, "-m", "jobshadow", "server", "start", "--port",
                                           str(self.port), "--workers", str(workers)], env=env, stdout=fh, stderr=fh)
@@ -102,7 +103,7 @@ class Server:
                 if r.get("message") == "this collector process commits to the landing table"]
 
     def metric(self, name: str) -> float:
-        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
             text = r.read().decode()
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                    if line.startswith(name + " ") or line.startswith(name + "{"))

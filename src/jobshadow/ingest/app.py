@@ -16,7 +16,6 @@ import concurrent.futures
 import contextlib
 import hashlib
 import logging
-import os
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
