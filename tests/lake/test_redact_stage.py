@@ -62,6 +62,18 @@ def test_curated_frames_show_no_secret_and_keep_ordinary_text(tmp_path: Path) ->
             assert "quarterly report" in seen, seen
         steps = [r for _, r in gov.audit_records() if r.action == "declassify" and r.resource == f"media:{segment}"]
         assert steps and "declassifier:screen_redaction" in steps[-1].policy_ids
+        # A dataset built from the lake shows only what curation kept.
+        for table in INPUT_TABLES:
+            for action in ("read", "export"):
+                gov.grant(BUILDER, action, table, "model_training", 3600, by="admin@example.com")
+        out = tmp_path / "ds"
+        report = build(GovernedSource(gov, BUILDER, "model_training"),
+                       BuildOptions("agentnet", out, principal=BUILDER, image_format="png"), gov)
+    images = [p for p in out.rglob("*") if p.suffix in (".png", ".jpg", ".jpeg")]
+    assert report.steps > 0 and images
+    for path in images:
+        seen = ocr.read(path, scale=3)
+        assert not ocr.leaked(seen, [KEY, EMAIL]), f"{path.name}: {seen}"
 
 
 def test_a_frame_the_stage_cannot_check_is_withheld_and_never_shown(tmp_path: Path,
