@@ -226,6 +226,15 @@ def test_heads_are_signed_and_witnessed_within_the_interval_while_records_arrive
         verify_cosignature(cosigned, ref.vkey)
 
 
+def test_records_appended_by_a_process_without_the_key_are_signed_and_witnessed(setup3: Setup) -> None:
+    """The collector appends with no signing key; the door's publisher signs what it finds."""
+    s = setup3
+    with AuditLog(s.path) as collector:  # another writer, no key
+        collector.append_many(original(9))
+    wait_for(lambda: witnessed_sizes(s) == [9] * 3)
+    assert s.check().ok
+
+
 def test_quorum_counts_witnesses_that_confirm(setup3: Setup) -> None:
     s = setup3
     s.append(0, 12)

@@ -2,8 +2,9 @@
 
 Trust zone: the process that appends to the audit log (the door, the collector, a CLI command).
 ``HeadPublisher`` owns one background thread. Writers call ``appended`` after each durable
-append (it never blocks and never raises); at most ``interval`` seconds later the thread signs
-a head, stores it in the log, writes a copy to the heads directory (``<size>-<time>.json``), and
+append (it never blocks and never raises), and the thread also notices records that another
+process appended without signing (the collector holds no key); at most ``interval`` seconds
+later it signs a head, stores it in the log, writes a copy to the heads directory (``<size>-<time>.json``), and
 sends it to every witness with the leaf hashes the witness lacks. A witness's cosignature is added
 to ``<size>-<time>.note`` beside the copy, so anyone holding only the witnesses' keys can check
 it. ``close`` publishes whatever is left and pushes it once more, within its deadline.
@@ -134,22 +135,27 @@ class HeadPublisher:
             self._wake.wait(self.interval)
             if self._stop.is_set():
                 return
-            if not self._pending and not self._behind():
-                self._wake.clear()
-                continue
-            wait = last + self.interval - time.monotonic()
-            if wait > 0 and self._stop.wait(wait):
-                return
             self._wake.clear()
-            last = time.monotonic()
             try:
-                if self._pending:
+                # Records appended here, or by another process that signs nothing (the collector).
+                due = bool(self._pending) or self._unsigned()
+                if not due and not self._behind():
+                    continue
+                wait = last + self.interval - time.monotonic()
+                if wait > 0 and self._stop.wait(wait):
+                    return
+                last = time.monotonic()
+                if due:
                     self.publish()
                 elif self._latest is not None:
                     with self._lock:
                         self._push(self._latest, force=False)
             except Exception as exc:  # a thread boundary: log, keep going (writers see `failing`)
                 log.error("audit head publication failed: %s", exc)
+
+    def _unsigned(self) -> bool:
+        head = self.log.latest_head()
+        return self.log.size > (head.tree_size if head is not None else 0)
 
     def _behind(self) -> bool:
         latest = self._latest
