@@ -442,3 +442,31 @@ def test_the_witness_commands_and_verify_with_a_quorum(tmp_path: Path) -> None:
         assert "witness_quorum" in {p.kind for p in failed.problems()}
         with pytest.raises(ConfigError, match="needs at least 3 witnesses"):
             gov.verify_audit(quorum=3)
+
+
+def test_when_heads_cannot_be_signed_the_publisher_fails_closed(tmp_path: Path) -> None:
+    from jobshadow.govern.audit.signer import KeySigner
+
+    class Flaky(KeySigner):
+        down = False
+
+        def sign(self, message: bytes) -> bytes:
+            if self.down:
+                raise AuditKeyError("the KMS does not answer")
+            return super().sign(message)
+
+    signer = Flaky(Ed25519PrivateKey.generate())
+    (tmp_path / "heads").mkdir()
+    with AuditLog(tmp_path / "a.db", signing_key=signer) as log:
+        pub = HeadPublisher(log, tmp_path / "heads", interval=0.1)
+        try:
+            signer.down = True
+            log.append_many(original(3))
+            pub.appended(3)
+            wait_for(lambda: pub.failing)  # the background attempt failed: writers must publish themselves
+            with pytest.raises(AuditWriteError, match="KMS"):
+                pub.publish()
+            signer.down = False
+            assert pub.publish().tree_size == 3 and not pub.failing
+        finally:
+            pub.close()
