@@ -21,6 +21,12 @@ ANTHROPIC = "sk-ant-api03-" + "aB3_dE-fG9hI" * 8 + "AA"
         ("key AKIAIOSFODNN7EXAMPLE (AWS's documented example)", "aws_access_key", "AKIAIOSFODNN7EXAMPLE"),
         (f"aws_secret_access_key = {AWS_SECRET}", "aws_secret_key", AWS_SECRET),
         (f"{AWS_ID},{AWS_SECRET}", "aws_secret_key", AWS_SECRET),
+        # One secret in 400 has no digit, "+" or "/": random letters still count.
+        (
+            "aws_secret_access_key = pCwITknyUULkKfqXewGIytQlJXkJtMjENCivOfKe",
+            "aws_secret_key",
+            "pCwITknyUULkKfqXewGIytQlJXkJtMjENCivOfKe",
+        ),
         (
             "maps?key=AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q&x=1",
             "gcp_api_key",
@@ -128,6 +134,7 @@ def test_service_account_json() -> None:
         "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----",
         "the API key rotation runs nightly; the token expired; reset the secret in the vault",
         "tokens = tokenizer(text, max_tokens=4096)  # keyboard KeyError monkey",
+        "aws_secret_access_key = AbstractSingletonProxyFactoryBeanManager",
     ],
 )
 def test_look_alikes_are_not_flagged(text: str) -> None:

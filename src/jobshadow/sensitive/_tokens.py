@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from jobshadow.sensitive._checks import char_classes, looks_random, wordiness
+from jobshadow.sensitive._checks import char_classes, looks_random, randomness, wordiness
 from jobshadow.sensitive._kinds import Finding
 from jobshadow.sensitive._text import ALNUM, B64_CHARS, TOKEN_CHARS, ScanText
 
@@ -186,8 +186,10 @@ def aws_secret_shape(value: str) -> bool:
     if len(value) != 40:
         return False
     up, lo, dg, other = char_classes(value)
-    # Looser than looks_random: AWS's documented example secret ends in "EXAMPLEKEY".
-    return up and lo and (dg or other) and wordiness(value) <= 0.6
+    # Looser than looks_random: AWS's documented example secret ends in "EXAMPLEKEY". One
+    # secret in 400 has no digit, "+" or "/" at all ((52/64)**40): letters that score as random
+    # count too ("pCwITknyUULkKfqXewGIytQlJXkJtMjENCivOfKe"), not an identifier's words.
+    return up and lo and (dg or other or randomness(value) >= 0) and wordiness(value) <= 0.6
 
 
 def _aws_secret_after(st: ScanText, end: int) -> Iterator[Finding]:
