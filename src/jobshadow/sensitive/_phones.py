@@ -131,9 +131,12 @@ def _laid_out(st: ScanText, s: int, e: int, ls: int) -> bool:
         s += 1  # the bracket _candidate put in front of the number
     bracketed = text[s - 1 : s] == "(" and text[e : e + 1] == ")"
     start = s - 1 if bracketed else s
-    left = text[start - 1] if start > ls else ""
-    if not bracketed and left not in _LAYOUT_LEFT:
-        return False  # glued to a word or a sign: every rule below needs a line, cell or bracket
+    if not bracketed:
+        # Every rule below needs a bracket, or blanks, bars or quote marks alone before the
+        # number on its line, or a cell edge: one or two characters rule out a number in prose.
+        left = text[start - 1] if start > ls else ""
+        if left not in _LAYOUT_LEFT or (left == " " and start - 1 > ls and text[start - 2] not in _LAYOUT_LEFT):
+            return False
     if st.covered(s, e):
         return False
     if bracketed:
