@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Column, Engine, Float, MetaData, String, Table, Text, UniqueConstraint, delete, insert, select
 from sqlalchemy import update as sql_update
 
+from jobshadow.dbengine import create_tables
 from jobshadow.errors import RequestRejected
 from jobshadow.govern.control.people import hash_code, new_code, normal_email
 from jobshadow.govern.control.programme import iso, same_person
@@ -87,7 +88,7 @@ class Duties:
     def __init__(self, engine: Engine, code_ttl: float) -> None:
         self.engine = engine
         self.code_ttl = code_ttl
-        metadata.create_all(engine)
+        create_tables(engine, metadata)
 
     # --- roles ------------------------------------------------------------------------------------------
     def roles_of(self, principal: str) -> frozenset[str]:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from jobshadow.dbengine import sql_engine
 from jobshadow.errors import ConfigError
@@ -117,9 +118,12 @@ class Grant:
 class GovernState:
     def __init__(self, url: str) -> None:
         self.engine: Engine = sql_engine(url, metadata)
-        with self.engine.begin() as c:
-            if c.execute(select(policy_version.c.id)).first() is None:
-                c.execute(insert(policy_version).values(id=1, version=1))
+        try:
+            with self.engine.begin() as c:
+                if c.execute(select(policy_version.c.id)).first() is None:
+                    c.execute(insert(policy_version).values(id=1, version=1))
+        except IntegrityError:
+            pass  # another process made the first row at the same moment
 
     def close(self) -> None:
         self.engine.dispose()

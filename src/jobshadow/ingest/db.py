@@ -23,11 +23,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
-    inspect,
-    text,
 )
 
-from jobshadow.dbengine import sql_engine, sqlite_pragmas
+from jobshadow.dbengine import add_columns, create_indexes, create_tables, sql_engine, sqlite_pragmas
 
 # Connections the collector keeps open: one per AnyIO worker thread (the limiter, see ingest.app)
 # plus the group-commit writer, the landing committer, the config watch and the pruner. With
@@ -93,18 +91,9 @@ def make_engine(url: str, pool_size: int = POOL_SIZE) -> Engine:
         engine = create_engine(url, pool_size=pool_size, max_overflow=POOL_OVERFLOW, pool_timeout=60,
                                connect_args={"timeout": 30, "check_same_thread": False})
         sqlite_pragmas(engine)
-        metadata.create_all(engine)
+        create_tables(engine, metadata)
     # ``create_all`` adds columns and indexes only with new tables; a database from an earlier
     # version gets the (nullable) columns and the indexes added since here.
-    insp = inspect(engine)
-    with engine.begin() as c:
-        for table in metadata.sorted_tables:
-            have = {col["name"] for col in insp.get_columns(table.name)}
-            for col in table.columns:
-                if col.name not in have and col.nullable:
-                    c.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{col.name}" '
-                                   f"{col.type.compile(engine.dialect)}"))
-    for table in metadata.sorted_tables:
-        for index in table.indexes:
-            index.create(engine, checkfirst=True)
+    add_columns(engine, metadata)
+    create_indexes(engine, metadata)
     return engine

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from jobshadow.errors import RequestRejected
 from jobshadow.govern.control import tables as t
@@ -47,12 +48,15 @@ class ProgrammeState:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         t.ensure_schema(engine)
-        with engine.begin() as c:
-            if c.execute(select(t.programme.c.id)).first() is None:
-                c.execute(insert(t.programme).values(id=1, state="running", reason="", changed_at=time.time(),
-                                                     changed_by="install", cause=None))
-            if c.execute(select(t.config_version.c.id)).first() is None:
-                c.execute(insert(t.config_version).values(id=1, version=1))
+        try:
+            with engine.begin() as c:
+                if c.execute(select(t.programme.c.id)).first() is None:
+                    c.execute(insert(t.programme).values(id=1, state="running", reason="", changed_at=time.time(),
+                                                         changed_by="install", cause=None))
+                if c.execute(select(t.config_version.c.id)).first() is None:
+                    c.execute(insert(t.config_version).values(id=1, version=1))
+        except IntegrityError:
+            pass  # another process made the first rows at the same moment
 
     # --- what devices must obey ----------------------------------------------------------------------
     @staticmethod

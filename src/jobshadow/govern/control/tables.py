@@ -19,9 +19,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    inspect,
-    text,
 )
+
+from jobshadow.dbengine import add_columns, create_tables
 
 metadata = MetaData()
 
@@ -115,12 +115,5 @@ def ensure_schema(engine: Engine) -> None:
 
     Only nullable columns are ever added, so rows written by an older version stay valid.
     """
-    metadata.create_all(engine)
-    insp = inspect(engine)
-    with engine.begin() as c:
-        for table in metadata.sorted_tables:
-            have = {col["name"] for col in insp.get_columns(table.name)}
-            for col in table.columns:
-                if col.name not in have and col.nullable:
-                    kind = col.type.compile(engine.dialect)
-                    c.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{col.name}" {kind}'))
+    create_tables(engine, metadata)
+    add_columns(engine, metadata)
