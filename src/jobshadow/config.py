@@ -207,9 +207,6 @@ class DatasetSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only
         "How step frames are stored: jpeg (quality 92, ~200 KB at 1080p) or png (lossless, slower)."))] = "jpeg"
     engine: Annotated[str, Meta(pattern="^(local|ray)$", description=(
         "Where frames are decoded: local (this process) or ray (Ray Data; RAY_ADDRESS for a cluster)."))] = "local"
-    principal: Annotated[str, Meta(description=(
-        "Who builds datasets from the governed lake (needs read and export grants on the curated "
-        "tables for the purpose)."))] = "service:dataset-builder"
 
 
 class UploadSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
