@@ -31,7 +31,7 @@ from jobshadow.durations import Duration
 from jobshadow.errors import ConfigError
 from jobshadow.govern.door import Governance
 from jobshadow.govern.http import QueryAPI
-from jobshadow.govern.sql import QueryStopped
+from jobshadow.govern.limits import QueryStopped
 from jobshadow.protocol import sign_principal_request
 from jobshadow.testing.fleet import free_port
 from jobshadow.testing.lake import BuiltLake

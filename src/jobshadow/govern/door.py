@@ -36,16 +36,17 @@ from jobshadow.govern.audit import AuditRecord, AuditWriteError, SignedTreeHead
 from jobshadow.govern.blobs import Blobs
 from jobshadow.govern.control import People, ProgrammeState
 from jobshadow.govern.control.admin import ProgrammeAdmin
-from jobshadow.govern.duties import Duties
 from jobshadow.govern.derived import PIPELINE, SCREEN_REDACTION, Derivation
+from jobshadow.govern.duties import Duties
 from jobshadow.govern.expr import both, eq, isin
 from jobshadow.govern.heads import TrailReport, open_trail, verify_trail
 from jobshadow.govern.keys import FileKEK, KeyUnavailable, SubjectKeys
 from jobshadow.govern.landing import LandingZone
+from jobshadow.govern.limits import QueryGuard, active_guard
 from jobshadow.govern.model import Finding, GovernedRead, NotAuthenticated, PolicyDenied, ResultTooLarge, RowRule
 from jobshadow.govern.policy import PolicyEngine, Request
 from jobshadow.govern.purposes import registry
-from jobshadow.govern.sql import QueryGuard, active_guard, analyse
+from jobshadow.govern.sql import analyse
 from jobshadow.govern.state import GovernState
 from jobshadow.govern.storage import Storage
 from jobshadow.govern.tables import GovernedTables

@@ -38,7 +38,7 @@ from starlette.routing import Route
 from jobshadow.config import Settings
 from jobshadow.errors import ConfigError, JobshadowError
 from jobshadow.govern.door import Governance, NotAuthenticated, PolicyDenied, ResultTooLarge
-from jobshadow.govern.sql import QueryGuard, QueryStopped, guarding
+from jobshadow.govern.limits import QueryGuard, QueryStopped, guarding
 
 log = logging.getLogger(__name__)
 MAX_BODY = 128 * 1024
