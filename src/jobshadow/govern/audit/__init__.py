@@ -6,6 +6,12 @@ one SQLite file (``AuditLog``). Signed tree heads (Ed25519) commit the log to a 
 truncation or insertion, and any forged or altered head. Third parties holding a head check single
 records with ``verify_inclusion`` and log growth with ``verify_consistency``. Low-level hashing and
 proof algorithms are in ``jobshadow.govern.audit.merkle``.
+
+Against the log's own operator: heads are C2SP checkpoints (``heads``, ``note``) signed by a
+``HeadSigner`` (``signer``: a key file or a KMS/HSM), published every few seconds by a
+``HeadPublisher`` (``publisher``) to independent witnesses (``witness``, ``witness_http``,
+``witness_client``) that co-sign only what extends what they signed before; ``witnessed`` checks
+a log against them (quorum, rewrite, truncation, the first record that differs).
 """
 
 from __future__ import annotations
