@@ -132,3 +132,29 @@ def test_the_collector_loads_no_part_of_the_door_that_opens_curated_data() -> No
     mods = loaded_by("jobshadow.ingest.app") | loaded_by("jobshadow.cli.serving")
     assert not mods & {"jobshadow.govern.door", "jobshadow.govern.keys", "jobshadow.govern.tables",
                        "jobshadow.govern.policy", "jobshadow.govern.heads", "cedarpy", "duckdb"}
+
+
+def _jobshadow_imports(package: str) -> dict[str, set[str]]:
+    """module path -> the jobshadow modules it imports (anywhere in the file, lazily or not)."""
+    out: dict[str, set[str]] = {}
+    for path in sorted((SRC / package).rglob("*.py")):
+        names = _imports(ast.parse(path.read_text(), str(path)))
+        out[str(path.relative_to(SRC))] = {n for n in names if n.startswith("jobshadow.")}
+    return out
+
+
+def test_the_lake_holds_table_definitions_and_imports_no_stage_above_it() -> None:
+    """Issue 13: ``govern`` imports the lake's table definitions, so the lake imports neither govern
+    nor the curation stage that writes through it (no backward arrow)."""
+    offences = {path: sorted(n for n in names if n.startswith(("jobshadow.govern", "jobshadow.curate",
+                                                               "jobshadow.datasets", "jobshadow.redact")))
+                for path, names in _jobshadow_imports("lake").items()}
+    assert {p: o for p, o in offences.items() if o} == {}
+
+
+def test_device_privacy_filters_never_import_a_platform_backend() -> None:
+    """Issue 13: protect, spool, upload and segment share records with capture, never the X11 code."""
+    for package in ("protect", "spool", "upload", "segment"):
+        offences = {p: sorted(n for n in names if n.startswith("jobshadow.capture.x11"))
+                    for p, names in _jobshadow_imports(package).items()}
+        assert {p: o for p, o in offences.items() if o} == {}, package

@@ -131,7 +131,7 @@ def test_segments_landing_after_erasure_never_enter_the_lake(gov: Governance, bu
     from jobshadow.config import UploadSettings
     from jobshadow.durations import Duration
     from jobshadow.govern.landing import LandingZone
-    from jobshadow.lake.curate import curate
+    from jobshadow.curate import curate
     from jobshadow.testing.fleet import LiveCollector, enrol_device, make_segment
     from jobshadow.upload.uploader import Uploader
 

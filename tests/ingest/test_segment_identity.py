@@ -57,7 +57,7 @@ def test_curation_never_replaces_another_person_s_events(collector: LiveCollecto
 
     from jobshadow.govern import PIPELINE, Governance
     from jobshadow.govern.landing import LandingZone
-    from jobshadow.lake.curate import curate
+    from jobshadow.curate import curate
     from jobshadow.testing.lake import quiet_kill_switch
 
     collector.approve_scope()

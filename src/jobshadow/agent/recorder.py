@@ -26,7 +26,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import ctypes
-import dataclasses
 import fcntl
 import functools
 import itertools
@@ -41,6 +40,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from jobshadow import __version__
 from jobshadow.agent.control import ControlServer
@@ -75,6 +76,7 @@ from jobshadow.records import (
     Scroll,
     VisibleWindow,
     WindowInfo,
+    wire,
 )
 from jobshadow.segment.format import EVENT_KINDS
 from jobshadow.segment.video import H264Encoder
@@ -258,7 +260,7 @@ class Recorder:
             "backend": "x11",
             "display": self.display_name,
             "screen": {"width": self.screen.width, "height": self.screen.height},
-            "monitors": [m.as_json() for m in self.screen.monitors],
+            "monitors": [wire(m) for m in self.screen.monitors],
             "clock": {"source": "CLOCK_MONOTONIC", "x_server_offset_ms": round(self.input.clock.offset_ms, 3)},
             "scope": {
                 "allow_apps": list(self.policy.settings.allow_apps),
@@ -559,7 +561,7 @@ class Recorder:
                 try:
                     shielded = flt.protect_frame(image, shot.image.planes[0], time.monotonic())
                     if shielded:
-                        image = ScreenImage(dataclasses.replace(image.meta, shielded_area=shielded), image.image)
+                        image = ScreenImage(msgspec.structs.replace(image.meta, shielded_area=shielded), image.image)
                     spool.write_frame(Protected(image))
                 finally:
                     shot.release()

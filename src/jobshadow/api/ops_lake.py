@@ -205,6 +205,7 @@ def tables(ctx: Ctx, _: Any) -> list[dict[str, Any]]:
 def scan(ctx: Ctx, _: Any) -> dict[str, Any]:
     """The exposure scan; a finding pauses the programme and reads through the door."""
     findings = ctx.gov.scan()
+    ctx.gov._administer(ctx.principal, "scan", "table:*", {"findings": len(findings)})
     if findings:
         ctx.gov.exposure_found(findings)
     return {"ok": not findings, "findings": _findings(findings)}
@@ -321,7 +322,7 @@ def subject_release(ctx: Ctx, a: Subject) -> dict[str, Any]:
 @op("curate.run", "admin", args=Curate)
 def curate_run(ctx: Ctx, a: Curate) -> dict[str, Any]:
     """Curate every landed segment not curated yet (idempotent)."""
-    from jobshadow.lake.curate import curate
+    from jobshadow.curate import curate
 
     ctx.gov._administer(ctx.principal, "curate.run", "table:landing.segments", {"limit": a.limit or 0})
     return asdict(curate(ctx.gov, limit=a.limit))

@@ -1,42 +1,29 @@
 """A landed segment as curated rows: the tables and the media stream it becomes (curated zone).
 
-Pure parsing, shared by curation (``lake.curate``) and by the dataset builder reading a
-contributor's own local segments; nothing here touches storage or keys.
+Pure parsing, shared by curation (``jobshadow.curate.stage``) and by the dataset builder reading a
+contributor's own local segments; nothing here touches storage or keys. Messages are decoded into
+the record structs the device wrote, and each record becomes its row through the annotations on
+its fields (``jobshadow.lake.from_records``); what curation adds — the stream a key belongs to,
+whether a window is an AI assistant, where each frame's access unit is — is added here.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
+from jobshadow.curate.assistants import is_ai_assistant
 from jobshadow.lake import curated
-from jobshadow.segment.format import (
-    TOPIC_FOCUS,
-    TOPIC_FRAMES,
-    TOPIC_KEYBOARD,
-    TOPIC_MOUSE,
-    TOPIC_RECORDER,
-    TOPIC_VIDEO,
-)
+from jobshadow.lake.from_records import has_prompt_fields, row_of
+from jobshadow.lake.tabledef import TableDef
+from jobshadow.records import CompressedVideo, FocusChange, FrameDrop, FrameMeta, Marker, WindowInfo
+from jobshadow.segment.format import TOPIC_FOCUS, TOPIC_FRAMES, TOPIC_KEYBOARD, TOPIC_MOUSE, TOPIC_RECORDER, TOPIC_VIDEO
 from jobshadow.segment.reader import parse
 
-# Windows whose title or application says they are an AI assistant.
-AI_ASSISTANT = re.compile(
-    r"chatgpt|\bclaude\b|\bgemini\b|\bcopilot\b|perplexity|\bmistral\b|le chat|deepseek|\bgrok\b|"
-    r"chat\.openai\.com|claude\.ai|ai studio", re.IGNORECASE)
-
-
-
-def is_ai_assistant(window: dict[str, Any] | None) -> bool:
-    if not window:
-        return False
-    text = " ".join(str(window.get(k) or "") for k in ("title", "wm_class", "wm_instance", "process"))
-    return bool(AI_ASSISTANT.search(text))
+_EVENT_TOPICS = (TOPIC_KEYBOARD, TOPIC_MOUSE)
 
 
 def _ts(t: float, offset: float) -> datetime:
@@ -53,64 +40,46 @@ def segment_tables(plaintext: bytes, subject: str, landing: dict[str, Any]) -> t
     windows: list[dict[str, Any]] = []
     frames: list[dict[str, Any]] = []
     markers: list[dict[str, Any]] = []
-    focus: dict[str, Any] | None = None
-    frame_meta: dict[int, dict[str, Any]] = {}
+    focus: WindowInfo | None = None
+    frame_meta: dict[int, FrameMeta] = {}
     units: list[tuple[int, bytes, float]] = []
-    for topic, _ns, body in content.iter_decoded():
-        t = float(body.get("t", _ns / 1e9))
-        if topic == TOPIC_FOCUS:
-            focus = body.get("window")
-            w = focus or {}
-            g = w.get("geometry") or {}
-            windows.append({"t": t, "window_id": w.get("window_id"), "wm_instance": w.get("wm_instance"),
-                            "wm_class": w.get("wm_class"), "process": w.get("process"), "x": g.get("x"),
-                            "y": g.get("y"), "width": g.get("width"), "height": g.get("height"),
-                            "in_scope": focus is not None, "ai_assistant": is_ai_assistant(focus),
-                            "title": w.get("title")})
-        elif topic == TOPIC_KEYBOARD:
-            row: dict[str, Any] = {"t": t, "kind": body["kind"], "modifiers": body.get("modifiers") or [],
-                                   "window_id": body.get("window_id")}
-            if body["kind"] == "redaction":
-                row["finding"] = body.get("finding")
-            elif is_ai_assistant(focus):
-                row.update(stream="ai_prompt", prompt_keysym_name=body.get("keysym_name"),
-                           prompt_char=body.get("char"))
+    for topic, ns, rec in content.records():
+        if topic == TOPIC_FOCUS and isinstance(rec, FocusChange):
+            focus = rec.window
+            windows.append({**row_of(rec), "in_scope": focus is not None, "ai_assistant": is_ai_assistant(focus)})
+        elif topic in _EVENT_TOPICS:
+            if has_prompt_fields(type(rec)):
+                # The one decision about AI prompts: keys typed while an assistant had focus.
+                prompt = is_ai_assistant(focus)
+                events.append({**row_of(rec, prompt=prompt), "stream": "ai_prompt" if prompt else "typing"})
             else:
-                row.update(stream="typing", keycode=body.get("keycode"), keysym=body.get("keysym"),
-                           keysym_name=body.get("keysym_name"), char=body.get("char"))
-            events.append(row)
-        elif topic == TOPIC_MOUSE:
-            events.append({"t": t, "kind": body["kind"], "x": body.get("x"), "y": body.get("y"),
-                           "button": body.get("button"), "dx": body.get("dx"), "dy": body.get("dy"),
-                           "modifiers": body.get("modifiers") or []})
-        elif topic == TOPIC_FRAMES:
-            frame_meta[int(body["seq"])] = body
-        elif topic == TOPIC_VIDEO:
-            units.append((int(body["frame_id"]), base64.b64decode(body["data"]), t))
-        elif topic == TOPIC_RECORDER:
-            name = body.get("name") if body.get("kind") == "marker" else "frame_drop"
-            detail = body.get("detail") if body.get("kind") == "marker" else {"reason": body.get("reason"),
-                                                                               "count": body.get("count")}
-            markers.append({"t": t, "name": name, "detail": json.dumps(detail or {}, sort_keys=True)})
+                events.append(row_of(rec))
+        elif topic == TOPIC_FRAMES and isinstance(rec, FrameMeta):
+            frame_meta[rec.seq] = rec
+        elif topic == TOPIC_VIDEO and isinstance(rec, CompressedVideo):
+            units.append((int(rec.frame_id), rec.data, ns / 1e9))
+        elif topic == TOPIC_RECORDER and isinstance(rec, Marker | FrameDrop):
+            markers.append(row_of(rec))
     media = bytearray()
     units.sort(key=lambda u: u[0])
     for seq, data, unit_t in units:
         # Every access unit stays in the stream (later frames are decoded from it); one whose
         # metadata is missing (a recovered, truncated segment) is kept as an "orphan" frame.
-        m = frame_meta.get(seq) or {"t": unit_t, "reason": "orphan"}
-        frames.append({"t": float(m["t"]), "frame_seq": seq, "grabbed_at": m.get("grabbed_at"),
-                       "reason": m.get("reason"), "width": m.get("width"),
-                       "height": m.get("height"), "keyframe": bool(m.get("keyframe")),
-                       "windows": json.dumps(m.get("windows", [])), "masked_area": m.get("masked_area"),
-                       "media_offset": len(media), "media_length": len(data)})
+        m = frame_meta.get(seq)
+        row = row_of(m) if m is not None else {"t": unit_t, "frame_seq": seq, "reason": "orphan", "keyframe": False,
+                                                "windows": "[]"}
+        frames.append({**row, "media_offset": len(media), "media_length": len(data)})
         media += data
 
-    def table(defn: curated.TableDef, rows: list[dict[str, Any]]) -> pa.Table:
+    def table(defn: TableDef, rows: list[dict[str, Any]]) -> pa.Table:
         rows.sort(key=lambda r: r["t"])
         for i, r in enumerate(rows):
             r.update(subject=subject, segment_id=seg, seq=i, wall_time=_ts(r["t"], offset))
         schema = defn.arrow_schema()
-        return pa.Table.from_pylist([{c.name: r.get(c.name) for c in defn.columns} for r in rows], schema=schema)
+        # A list column (modifiers) of a record that has no such field is empty, not unknown.
+        lists = {c.name for c in defn.columns if pa.types.is_list(c.type)}
+        return pa.Table.from_pylist([{c.name: r.get(c.name, [] if c.name in lists else None) for c in defn.columns}
+                                     for r in rows], schema=schema)
 
     started = meta.get("started") or landing.get("started_at")
     end_meta = content.metadata.get("jobshadow.segment.end", {})
@@ -152,11 +121,10 @@ def action_spans(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if kind == "key_press":
             span = {"t": e["t"], "kind": "key", "t_end": None, "start_seq": e["seq"], "end_seq": None,
                     "window_id": e.get("window_id"), "stream": e.get("stream"), "x": pointer[0], "y": pointer[1]}
-            open_keys[e.get("keycode") if e.get("stream") == "typing" else ("p", e.get("prompt_keysym_name"))] = span
+            open_keys[_key_of(e)] = span
             spans.append(span)
         elif kind == "key_release":
-            key = e.get("keycode") if e.get("stream") == "typing" else ("p", e.get("prompt_keysym_name"))
-            pressed = open_keys.pop(key, None)
+            pressed = open_keys.pop(_key_of(e), None)
             if pressed is not None:
                 pressed.update(t_end=e["t"], end_seq=e["seq"])
         elif kind == "mouse_press":
@@ -173,6 +141,11 @@ def action_spans(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                           "end_seq": e["seq"], "x": e.get("x"), "y": e.get("y"), "dx": e.get("dx"),
                           "dy": e.get("dy")})
     return spans
+
+
+def _key_of(event: dict[str, Any]) -> Any:
+    """What pairs a key press with its release: the keycode, or for a prompt key its keysym name."""
+    return event.get("keycode") if event.get("stream") == "typing" else ("p", event.get("prompt_keysym_name"))
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -10,7 +10,11 @@ the subject's key), store the redacted screen as a sealed media blob, and finall
 segment interrupted half-way is cleaned up and redone.
 
 Typed keys in AI-assistant windows (ChatGPT, Claude, Gemini, Copilot, …) are kept apart from
-other typing: their characters go to the ``ai_prompt``-labelled columns.
+other typing: their characters go to the ``ai_prompt``-labelled columns (``curate.assistants``
+decides which windows those are, once).
+
+This stage runs above both the lake's table definitions (``jobshadow.lake``) and the governance
+door it writes through: neither of those imports it.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from jobshadow.curate.rows import segment_tables
 from jobshadow.govern import PIPELINE, SCREEN_REDACTION, Governance, KeyUnavailable, both, eq
 from jobshadow.lake import curated
-from jobshadow.lake.rows import segment_tables
 from jobshadow.redact.media import MediaReport, redact_media
 
 log = logging.getLogger(__name__)

@@ -34,6 +34,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from jobshadow.datasets.model import Action, Focus, InputEvent
+from jobshadow.records import SHORTCUT_MODIFIERS
 
 MODIFIER_KEYS = {
     "Shift_L": "shift", "Shift_R": "shift", "Control_L": "ctrl", "Control_R": "ctrl", "Alt_L": "alt",
@@ -41,7 +42,6 @@ MODIFIER_KEYS = {
     "Hyper_R": "hyper", "ISO_Level3_Shift": "altgr", "Mode_switch": "mode_switch", "Caps_Lock": "capslock",
     "Num_Lock": "numlock", "Shift_Lock": "capslock", "ISO_Level5_Shift": "level5",
 }
-SHORTCUT_MODIFIERS = ("ctrl", "alt", "super", "hyper")
 MODIFIER_ORDER = ("ctrl", "alt", "shift", "super", "hyper")
 # X keysym names → the key names pyautogui and the datasets of the field use.
 KEY_NAMES = {

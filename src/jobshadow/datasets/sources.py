@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -26,8 +27,11 @@ if TYPE_CHECKING:
     from jobshadow.govern import Governance
     from jobshadow.spool.keys import SpoolKey
 
-EVENT_COLUMNS = ["segment_id", "seq", "t", "kind", "x", "y", "button", "dx", "dy", "window_id", "finding", "stream",
-                 "modifiers", "keysym_name", "char", "prompt_keysym_name", "prompt_char"]
+_EVENT_FIELDS = {f.name for f in dataclasses.fields(InputEvent)}
+# What the builder reads of curated.events: the columns ``InputEvent`` has, and where curation put
+# the same values for keys typed into an AI assistant (``curated.PROMPT_COLUMNS``).
+EVENT_COLUMNS = [c.name for c in curated.EVENTS.columns
+                 if c.name in _EVENT_FIELDS or curated.PROMPT_TWIN_OF.get(c.name) in _EVENT_FIELDS]
 WINDOW_COLUMNS = ["segment_id", "seq", "t", "window_id", "wm_instance", "wm_class", "process", "x", "y", "width",
                   "height", "in_scope", "ai_assistant", "title"]
 FRAME_COLUMNS = ["segment_id", "frame_seq", "t", "grabbed_at", "reason", "width", "height", "windows",
@@ -54,13 +58,10 @@ def _segment_index(segment_id: str) -> int:
 def _events(rows: list[dict[str, Any]]) -> list[InputEvent]:
     out = []
     for r in sorted(rows, key=lambda r: r["seq"]):
-        prompt = r.get("stream") == "ai_prompt"
-        out.append(InputEvent(
-            t=r["t"], kind=r["kind"], seq=r["seq"], segment_id=r["segment_id"], x=r.get("x"), y=r.get("y"),
-            button=r.get("button"), dx=r.get("dx"), dy=r.get("dy"),
-            keysym_name=r.get("prompt_keysym_name") if prompt else r.get("keysym_name"),
-            char=r.get("prompt_char") if prompt else r.get("char"), modifiers=tuple(r.get("modifiers") or ()),
-            window_id=r.get("window_id"), finding=r.get("finding"), stream=r.get("stream")))
+        if r.get("stream") == "ai_prompt":  # as curation decided: its typed content is in the prompt columns
+            r = {**r, **{col: r.get(twin) for col, twin in curated.PROMPT_COLUMNS.items()}}
+        values = {name: r[name] for name in _EVENT_FIELDS if r.get(name) is not None}
+        out.append(InputEvent(**{**values, "modifiers": tuple(r.get("modifiers") or ())}))
     return out
 
 
@@ -180,7 +181,7 @@ class LocalSource:
         return opened.plaintext
 
     def load(self) -> list[SegmentData]:
-        from jobshadow.lake.rows import segment_tables
+        from jobshadow.curate.rows import segment_tables
 
         parts: dict[str, list[pa.Table]] = defaultdict(list)
         media: dict[str, bytes] = {}

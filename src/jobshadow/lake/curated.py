@@ -1,6 +1,10 @@
 """The curated tables: what a landed segment becomes, column by column, with labels (curated zone).
 
-Every column carries exactly one classification label; a table's labels are the union of its
+The tables that hold records (``events``, ``windows``, ``frames``, ``markers``) are generated from
+the record structs of ``jobshadow.records`` (``jobshadow.lake.from_records``), plus the columns
+curation adds itself (the stream a key belongs to, media offsets, what the redact stage found);
+``segments`` (segment metadata), ``actions`` (spans curation derives) and ``vault`` are defined
+here. Every column carries exactly one classification label; a table's labels are the union of its
 columns'. Columns marked ``sealed`` never appear in the Iceberg table at all: their values are
 stored per (subject, table, column, segment) as one AES-GCM block in ``curated.vault``, sealed
 with the subject's data key, and governance splices them back in — decrypted only for a principal
@@ -10,60 +14,29 @@ and rows line up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pyarrow as pa
+
+from jobshadow.lake.from_records import prompt_columns, table_columns
+from jobshadow.lake.tabledef import TS, ColumnDef, TableDef
+from jobshadow.records import (
+    FocusChange,
+    FrameDrop,
+    FrameMeta,
+    KeyEvent,
+    Marker,
+    MouseButton,
+    MouseMove,
+    Redaction,
+    Scroll,
+)
 
 NAMESPACE = "curated"
 
-
-@dataclass(frozen=True)
-class ColumnDef:
-    name: str
-    type: pa.DataType
-    label: str
-    sealed: bool = False
-    doc: str = ""
-    also: tuple[str, ...] = ()  # further labels, for a column holding several kinds of data
-
-    @property
-    def labels(self) -> frozenset[str]:
-        return frozenset((self.label, *self.also))
-
-
-@dataclass(frozen=True)
-class TableDef:
-    name: str
-    columns: tuple[ColumnDef, ...]
-    doc: str = ""
-    # Labels a derived table inherits from its inputs beyond its own columns' (no laundering: a
-    # table derived from this one inherits them in turn).
-    inherited: frozenset[str] = frozenset()
-
-    @property
-    def labels(self) -> frozenset[str]:
-        return frozenset().union(*(c.labels for c in self.columns)) | self.inherited
-
-    @property
-    def plain(self) -> tuple[ColumnDef, ...]:
-        return tuple(c for c in self.columns if not c.sealed)
-
-    @property
-    def sealed(self) -> tuple[ColumnDef, ...]:
-        return tuple(c for c in self.columns if c.sealed)
-
-    def column(self, name: str) -> ColumnDef:
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(name)
-
-    def arrow_schema(self, *, sealed: bool = True) -> pa.Schema:
-        cols = self.columns if sealed else self.plain
-        return pa.schema([pa.field(c.name, c.type) for c in cols])
-
-
-TS = pa.timestamp("us", tz="UTC")
+# The records each table holds.
+EVENT_RECORDS = (KeyEvent, MouseMove, MouseButton, Scroll, Redaction)
+WINDOW_RECORDS = (FocusChange,)
+FRAME_RECORDS = (FrameMeta,)
+MARKER_RECORDS = (Marker, FrameDrop)
 
 
 def _common() -> tuple[ColumnDef, ...]:
@@ -95,25 +68,14 @@ SEGMENTS = TableDef("curated.segments", (
     ColumnDef("curated_at", TS, "device_meta"),
 ), "one row per curated segment")
 
-EVENTS = TableDef("curated.events", (
-    *_common(),
-    ColumnDef("kind", pa.string(), "input_events"),
-    ColumnDef("stream", pa.string(), "input_events", doc="'typing' or 'ai_prompt' for key rows"),
-    ColumnDef("modifiers", pa.list_(pa.string()), "input_events"),
-    ColumnDef("x", pa.int32(), "input_events"),
-    ColumnDef("y", pa.int32(), "input_events"),
-    ColumnDef("button", pa.int32(), "input_events"),
-    ColumnDef("dx", pa.int32(), "input_events"),
-    ColumnDef("dy", pa.int32(), "input_events"),
-    ColumnDef("window_id", pa.int64(), "device_meta"),
-    ColumnDef("finding", pa.string(), "input_events", doc="kind of secret a redaction marker stands for"),
-    ColumnDef("keycode", pa.int32(), "typed_text", sealed=True),
-    ColumnDef("keysym", pa.int64(), "typed_text", sealed=True),
-    ColumnDef("keysym_name", pa.string(), "typed_text", sealed=True),
-    ColumnDef("char", pa.string(), "typed_text", sealed=True),
-    ColumnDef("prompt_keysym_name", pa.string(), "ai_prompt", sealed=True),
-    ColumnDef("prompt_char", pa.string(), "ai_prompt", sealed=True),
+STREAM = ColumnDef("stream", pa.string(), "input_events", doc="'typing' or 'ai_prompt' for key rows")
+EVENTS = TableDef("curated.events", (*_common(), *table_columns(
+    EVENT_RECORDS, derived=(STREAM,),
+    established=("kind", "stream", "modifiers", "x", "y", "button", "dx", "dy", "window_id", "finding")),
 ), "input events: keys (typed text sealed), pointer, wheel, redaction markers")
+# Typed content of a key typed into an AI assistant is held in these columns instead (ai_prompt).
+PROMPT_COLUMNS = prompt_columns(EVENT_RECORDS)
+PROMPT_TWIN_OF = {twin: col for col, twin in PROMPT_COLUMNS.items()}
 
 ACTIONS = TableDef("curated.actions", (
     *_common(),
@@ -133,44 +95,26 @@ ACTIONS = TableDef("curated.actions", (
 ), "raw action spans: each key and button from press to release, each scroll notch "
    "(what was typed stays in curated.events, sealed)")
 
-WINDOWS = TableDef("curated.windows", (
-    *_common(),
-    ColumnDef("window_id", pa.int64(), "device_meta"),
-    ColumnDef("wm_instance", pa.string(), "device_meta"),
-    ColumnDef("wm_class", pa.string(), "device_meta"),
-    ColumnDef("process", pa.string(), "device_meta"),
-    ColumnDef("x", pa.int32(), "device_meta"),
-    ColumnDef("y", pa.int32(), "device_meta"),
-    ColumnDef("width", pa.int32(), "device_meta"),
-    ColumnDef("height", pa.int32(), "device_meta"),
-    ColumnDef("in_scope", pa.bool_(), "device_meta"),
-    ColumnDef("ai_assistant", pa.bool_(), "device_meta"),
-    ColumnDef("title", pa.string(), "window_title", sealed=True),
+WINDOWS = TableDef("curated.windows", (*_common(), *table_columns(
+    WINDOW_RECORDS, derived=(ColumnDef("in_scope", pa.bool_(), "device_meta"),
+                             ColumnDef("ai_assistant", pa.bool_(), "device_meta")),
+    established=("window_id", "wm_instance", "wm_class", "process", "x", "y", "width", "height", "in_scope",
+                 "ai_assistant")),
 ), "the window in focus over time")
 
-FRAMES = TableDef("curated.frames", (
-    *_common(),
-    ColumnDef("frame_seq", pa.int64(), "device_meta"),
-    ColumnDef("grabbed_at", pa.float64(), "device_meta", doc="when the pixels were grabbed (t is the time the "
-              "frame is known to show: for a before-action frame, the latest moment it was still current)"),
-    ColumnDef("reason", pa.string(), "device_meta"),
-    ColumnDef("width", pa.int32(), "device_meta"),
-    ColumnDef("height", pa.int32(), "device_meta"),
-    ColumnDef("keyframe", pa.bool_(), "device_meta"),
-    ColumnDef("windows", pa.string(), "device_meta", doc="JSON stacking: ids, classes, rectangles, masked"),
-    ColumnDef("masked_area", pa.int64(), "device_meta"),
-    ColumnDef("screen_findings", pa.int32(), "device_meta", doc="boxes the redact stage filled in this frame"),
-    ColumnDef("withheld", pa.bool_(), "device_meta", doc="the redact stage could not check this frame: it has "
-              "no pixels (never shown)"),
-    ColumnDef("media_offset", pa.int64(), "screen_content", doc="where the access unit starts in the media blob"),
-    ColumnDef("media_length", pa.int64(), "screen_content"),
+FRAMES = TableDef("curated.frames", (*_common(), *table_columns(
+    FRAME_RECORDS, derived=(
+        ColumnDef("screen_findings", pa.int32(), "device_meta", doc="boxes the redact stage filled in this frame"),
+        ColumnDef("withheld", pa.bool_(), "device_meta", doc="the redact stage could not check this frame: it "
+                  "has no pixels (never shown)"),
+        ColumnDef("media_offset", pa.int64(), "screen_content", doc="where the access unit starts in the media blob"),
+        ColumnDef("media_length", pa.int64(), "screen_content")),
+    established=("frame_seq", "grabbed_at", "reason", "width", "height", "keyframe", "windows", "masked_area",
+                 "screen_findings", "withheld", "media_offset", "media_length")),
 ), "screen frames; the pixels are in a per-segment sealed media blob")
 
-MARKERS = TableDef("curated.markers", (
-    *_common(),
-    ColumnDef("name", pa.string(), "device_meta"),
-    ColumnDef("detail", pa.string(), "typed_text", sealed=True, doc="JSON; task titles are typed text"),
-), "recorder lifecycle and contributor task markers")
+MARKERS = TableDef("curated.markers", (*_common(), *table_columns(MARKER_RECORDS, established=("name",))),
+                   "recorder lifecycle and contributor task markers")
 
 VAULT = TableDef("curated.vault", (
     ColumnDef("subject", pa.string(), "subject_identity"),
@@ -187,3 +131,6 @@ VAULT = TableDef("curated.vault", (
 CURATED = (SEGMENTS, EVENTS, ACTIONS, WINDOWS, FRAMES, MARKERS)
 ALL = (*CURATED, VAULT)
 BY_NAME = {t.name: t for t in ALL}
+
+__all__ = ["ACTIONS", "ALL", "BY_NAME", "CURATED", "EVENTS", "FRAMES", "MARKERS", "NAMESPACE", "PROMPT_COLUMNS",
+           "PROMPT_TWIN_OF", "SEGMENTS", "STREAM", "TS", "VAULT", "WINDOWS", "ColumnDef", "TableDef"]

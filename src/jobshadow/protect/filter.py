@@ -19,9 +19,10 @@ Counts of what was suppressed are kept (numbers only). Owned by the recorder's w
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from typing import Any, Protocol
+
+import msgspec
 
 from jobshadow.capture.backend import DamageNotice, InputFocusNotice
 from jobshadow.protect.echo import EchoShield, TypedSpan
@@ -155,7 +156,7 @@ class DeviceFilter:
     def _focus(self, ev: FocusChange) -> list[Protected[EventRecord]]:
         shown = ev.window if self._in_scope(ev.window) else None
         if shown is not None and shown.title:
-            shown = dataclasses.replace(shown, title=self._titles.redact(shown.title))
+            shown = msgspec.structs.replace(shown, title=self._titles.redact(shown.title))
         if self._focus_written and shown is None and self._last_focus_in_scope is None:
             return []  # still out of scope: nothing changed that we may record
         self._focus_written = True

@@ -45,8 +45,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from jobshadow.capture.x11.keymap import is_modifier_keysym
-from jobshadow.records import KeyEvent, Redaction
+from jobshadow.records import KeyEvent, Redaction, is_modifier_keysym
 
 Record = KeyEvent | Redaction
 FIELD_BREAK = "\x1f"

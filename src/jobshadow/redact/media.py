@@ -7,7 +7,7 @@ H.264 stream that starts on a keyframe, like the device's. A frame whose redacti
 **withheld**: it is not encoded, its row says so, and every dataset treats it as missing (fail
 closed). A damaged stream withholds every frame from the damage on.
 
-The frames table that ``lake.rows.segment_tables`` made is rewritten to match: offsets and
+The frames table that ``curate.rows.segment_tables`` made is rewritten to match: offsets and
 lengths into the new media blob, ``screen_findings`` (boxes filled) and ``withheld``.
 """
 

@@ -1,7 +1,9 @@
-"""Read a segment's MCAP bytes back into messages and metadata (shared).
+"""Read a segment's MCAP bytes back into messages, typed records and metadata (shared).
 
 ``parse`` is strict by default; with ``tolerant=True`` it returns everything up to the first
 damaged or missing record, which is how a crashed recorder's last segment is recovered.
+``SegmentContent.records`` decodes messages into the structs of ``jobshadow.records`` — the same
+types the device wrote — validating every field; ``decode`` does it for one message.
 """
 
 from __future__ import annotations
@@ -13,25 +15,53 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from mcap.exceptions import McapError
 from mcap.records import Channel, Footer, Message, Metadata, Schema
 from mcap.stream_reader import StreamReader
 
 from jobshadow.errors import SpoolCorrupt
-from jobshadow.segment.format import (
-    EVENT_KINDS,
-    META_END,
-    META_RECOVERED,
-    META_SEGMENT,
-    TOPIC_FOCUS,
-    TOPIC_FRAMES,
-    TOPIC_RECORDER,
-    TOPIC_VIDEO,
-)
+from jobshadow.records import INPUT_KINDS, KINDS, FocusChange, FrameDrop, Record, Redaction
+from jobshadow.segment.format import CHANNEL_DEFS, META_END, META_RECOVERED, META_SEGMENT, TOPIC_FRAMES, TOPIC_VIDEO
 from jobshadow.segment.writer import decode_metadata
 
 # A segment is at most a few hundred MB decoded; anything claiming more is damaged or hostile.
 RECORD_LIMIT = 256 * 1024 * 1024
+
+
+class _Kind(msgspec.Struct):
+    kind: str = ""
+
+
+_KIND = msgspec.json.Decoder(_Kind)
+_DECODERS: dict[type[Record], msgspec.json.Decoder[Any]] = {
+    struct: msgspec.json.Decoder(struct) for ch in CHANNEL_DEFS.values() for struct in ch.records}
+
+
+def decode(topic: str, data: bytes) -> Record | None:
+    """One message as the record struct it was written from.
+
+    None for a topic or a ``kind`` this version does not know (written by a newer recorder: its
+    records are skipped, never guessed at). A body that does not match its struct raises
+    ``SpoolCorrupt``.
+    """
+    channel = CHANNEL_DEFS.get(topic)
+    if channel is None:
+        return None
+    try:
+        if len(channel.records) == 1:
+            struct = channel.records[0]
+        else:
+            found = KINDS.get(_KIND.decode(data).kind)
+            if found not in channel.records:
+                return None
+            struct = found
+        out: Record = _DECODERS[struct].decode(data)
+    except msgspec.ValidationError as exc:
+        raise SpoolCorrupt(f"a {topic} message does not match its schema: {exc}") from None
+    except msgspec.DecodeError:
+        raise SpoolCorrupt(f"a {topic} message is not JSON") from None
+    return out
 
 
 @dataclass(frozen=True)
@@ -58,6 +88,16 @@ class SegmentContent:
         msgs.sort(key=lambda m: m.log_time)
         for m in msgs:
             yield m.topic, m.log_time, json.loads(m.data)
+
+    def records(self, *topics: str) -> Iterator[tuple[str, int, Record]]:
+        """(topic, log_time_ns, record) in log-time order, optionally restricted to topics."""
+        wanted = set(topics)
+        msgs = [m for m in self.messages if not wanted or m.topic in wanted]
+        msgs.sort(key=lambda m: m.log_time)
+        for m in msgs:
+            rec = decode(m.topic, m.data)
+            if rec is not None:
+                yield m.topic, m.log_time, rec
 
     @property
     def segment_meta(self) -> dict[str, Any]:
@@ -97,7 +137,7 @@ def parse(data: bytes, *, tolerant: bool = False, name: str = "segment") -> Segm
 
 def summarize(content: SegmentContent) -> dict[str, Any]:
     """The ``segments inspect --json`` object."""
-    events = dict.fromkeys(EVENT_KINDS, 0)
+    events = dict.fromkeys(INPUT_KINDS, 0)
     frames = 0
     window_changes = 0
     dropped = 0
@@ -107,22 +147,18 @@ def summarize(content: SegmentContent) -> dict[str, Any]:
     for m in content.messages:
         first = m.log_time if first is None or m.log_time < first else first
         last = m.log_time if last is None or m.log_time > last else last
-        if m.topic == TOPIC_VIDEO:
-            continue
-        if m.topic == TOPIC_FRAMES:
+    for topic, _ns, rec in content.records(*(t for t in CHANNEL_DEFS if t != TOPIC_VIDEO)):
+        kind = getattr(rec, "kind", None)
+        if topic == TOPIC_FRAMES:
             frames += 1
-            continue
-        body = json.loads(m.data)
-        if m.topic == TOPIC_FOCUS:
-            window_changes += 0 if body.get("carried") else 1
-            continue
-        kind = body.get("kind")
-        if kind in events:
+        elif isinstance(rec, FocusChange):
+            window_changes += 0 if rec.carried else 1
+        elif kind in events:
             events[kind] += 1
-        elif kind == "redaction":
+        elif isinstance(rec, Redaction):
             redactions += 1
-        elif m.topic == TOPIC_RECORDER and kind == "frame_drop":
-            dropped += int(body.get("count", 1))
+        elif isinstance(rec, FrameDrop):
+            dropped += rec.count
     meta = content.segment_meta
     offset = float(meta.get("wall_offset", 0.0))
     return {

@@ -7,14 +7,14 @@ Not thread-safe: the spool's writer thread owns it.
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import IO, Any, Protocol, cast
 
+import msgspec
 from mcap.writer import CompressionType, IndexType, Writer
 
 from jobshadow import __version__
-from jobshadow.records import EncodedFrame, record_dict
+from jobshadow.records import CompressedVideo, EncodedFrame, EventRecord, VideoTime
 from jobshadow.segment.format import (
     CHANNELS,
     KIND_TOPIC,
@@ -28,6 +28,7 @@ from jobshadow.segment.format import (
 )
 
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_ENCODE = msgspec.json.Encoder().encode
 
 
 def encode_metadata(values: dict[str, Any]) -> dict[str, str]:
@@ -101,24 +102,19 @@ class SegmentWriter:
         if self.last_t is None or t > self.last_t:
             self.last_t = t
 
-    def write(self, record: Any) -> None:
+    def write(self, record: EventRecord) -> None:
         """Write one event record (key, mouse, focus, marker, …) on its channel."""
-        body = record_dict(record)
-        kind = body["kind"]
-        self._add(KIND_TOPIC[kind], body["t"], _DUMPS(body).encode())
+        kind = record.kind
+        self._add(KIND_TOPIC[kind], record.t, _ENCODE(record))
         self.counts[kind] = self.counts.get(kind, 0) + 1
 
     def write_frame(self, frame: EncodedFrame) -> None:
         meta = frame.meta
         sec = int(meta.t)
-        video = {
-            "timestamp": {"sec": max(sec, 0), "nsec": max(0, int((meta.t - sec) * 1e9))},
-            "frame_id": str(meta.seq),
-            "data": base64.b64encode(frame.data).decode(),
-            "format": "h264",
-        }
-        self._add(TOPIC_VIDEO, meta.t, _DUMPS(video).encode())
-        self._add(TOPIC_FRAMES, meta.t, _DUMPS(meta.as_json()).encode())
+        video = CompressedVideo(VideoTime(max(sec, 0), max(0, int((meta.t - sec) * 1e9))), str(meta.seq),
+                                frame.data, "h264")
+        self._add(TOPIC_VIDEO, meta.t, _ENCODE(video))
+        self._add(TOPIC_FRAMES, meta.t, _ENCODE(meta))
         self.frames += 1
 
     def write_raw(self, topic: str, log_time: int, data: bytes) -> None:

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from jobshadow.records import CompressedVideo, FrameMeta, wire
 from jobshadow.segment.format import TOPIC_FOCUS, TOPIC_FRAMES, TOPIC_KEYBOARD, TOPIC_MOUSE, TOPIC_RECORDER, TOPIC_VIDEO
 from jobshadow.segment.reader import SegmentContent, summarize
 from jobshadow.segment.video import H264Decoder, png_bytes
@@ -52,17 +53,15 @@ def frame_name(t: float) -> str:
 
 def decoded_frames(content: SegmentContent) -> list[tuple[dict[str, Any], Any]]:
     """(frame metadata, RGB array) for every frame, in time order."""
-    import base64
-
-    metas = {body["seq"]: body for _, _, body in content.iter_decoded(TOPIC_FRAMES)}
-    video = [(int(body["frame_id"]), body) for _, _, body in content.iter_decoded(TOPIC_VIDEO)]
+    metas = {r.seq: r for _, _, r in content.records(TOPIC_FRAMES) if isinstance(r, FrameMeta)}
+    video = [(int(r.frame_id), r) for _, _, r in content.records(TOPIC_VIDEO) if isinstance(r, CompressedVideo)]
     video.sort(key=lambda x: x[0])  # decode order is encode order: by sequence number
     decoder = H264Decoder()
     out: list[tuple[dict[str, Any], Any]] = []
-    for seq, body in video:
-        images = list(decoder.decode(base64.b64decode(body["data"])))
+    for seq, unit in video:
+        images = list(decoder.decode(unit.data))
         if images and seq in metas:
-            out.append((metas[seq], images[-1]))
+            out.append((wire(metas[seq]), images[-1]))
     out.sort(key=lambda x: x[0]["t"])
     return out
 

@@ -81,7 +81,7 @@ def build_lake(root: Path, people: dict[str, list[SegmentSpec]], *, purposes: tu
         collector.stop()
     if curate:
         from jobshadow.govern import Governance
-        from jobshadow.lake.curate import curate as run_curation
+        from jobshadow.curate import curate as run_curation
 
         with Governance(built.settings) as gov:
             report = run_curation(gov)

@@ -11,44 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from jobshadow.capture.x11.xkb import keysym_char, keysym_name
+from jobshadow.records import MODIFIER_KEYSYMS, SHORTCUT_MODIFIERS
 
 NO_SYMBOL = 0
 
-# keysym values (X11 keysymdef.h)
-XK_SHIFT = {0xFFE1, 0xFFE2}
-XK_CONTROL = {0xFFE3, 0xFFE4}
+# Lock keysyms (X11 keysymdef.h); which keysyms are modifiers, and their names, is shared
+# vocabulary (``jobshadow.records``): the device filters and the dataset builder use it too.
 XK_CAPS_LOCK = 0xFFE5
 XK_SHIFT_LOCK = 0xFFE6
-XK_META = {0xFFE7, 0xFFE8}
-XK_ALT = {0xFFE9, 0xFFEA}
-XK_SUPER = {0xFFEB, 0xFFEC}
-XK_HYPER = {0xFFED, 0xFFEE}
 XK_NUM_LOCK = 0xFF7F
-XK_MODE_SWITCH = 0xFF7E
-XK_ISO_LEVEL3_SHIFT = 0xFE03
-XK_ISO_LEVEL5_SHIFT = 0xFE11
-
-_MODIFIER_NAMES: dict[int, str] = {}
-for _ks in XK_SHIFT:
-    _MODIFIER_NAMES[_ks] = "shift"
-for _ks in XK_CONTROL:
-    _MODIFIER_NAMES[_ks] = "ctrl"
-for _ks in XK_ALT | XK_META:
-    _MODIFIER_NAMES[_ks] = "alt"
-for _ks in XK_SUPER:
-    _MODIFIER_NAMES[_ks] = "super"
-for _ks in XK_HYPER:
-    _MODIFIER_NAMES[_ks] = "hyper"
-_MODIFIER_NAMES[XK_ISO_LEVEL3_SHIFT] = "altgr"
-_MODIFIER_NAMES[XK_MODE_SWITCH] = "mode_switch"
-_MODIFIER_NAMES[XK_ISO_LEVEL5_SHIFT] = "level5"
-
-# With any of these held, a key is a shortcut, not typing: it produces no text.
-_SHORTCUT_MODIFIERS = frozenset({"ctrl", "alt", "super", "hyper"})
-
-
-def is_modifier_keysym(keysym: int) -> bool:
-    return keysym in _MODIFIER_NAMES or keysym in (XK_CAPS_LOCK, XK_SHIFT_LOCK, XK_NUM_LOCK)
 
 
 def _is_keypad(keysym: int) -> bool:
@@ -91,7 +62,7 @@ class ModifierState:
         return name in self.pressed.values()
 
     def shortcut_active(self) -> bool:
-        return any(n in _SHORTCUT_MODIFIERS for n in self.pressed.values())
+        return any(n in SHORTCUT_MODIFIERS for n in self.pressed.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +123,8 @@ class Keymap:
         # The state a key is decoded with excludes the key itself.
         mods = self.state.names()
         char = None if self.state.shortcut_active() else keysym_char(ks)
-        if ks in _MODIFIER_NAMES:
-            self.state.pressed[keycode] = _MODIFIER_NAMES[ks]
+        if ks in MODIFIER_KEYSYMS:
+            self.state.pressed[keycode] = MODIFIER_KEYSYMS[ks]
             char = None
         elif ks in (XK_CAPS_LOCK, XK_SHIFT_LOCK):
             self.state.caps_lock = not self.state.caps_lock

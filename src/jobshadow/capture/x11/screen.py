@@ -27,7 +27,7 @@ from Xlib.ext import damage as xdamage
 from jobshadow.capture.backend import Grab
 from jobshadow.capture.x11.display import connect
 from jobshadow.errors import CaptureError
-from jobshadow.records import Monitor, Rect
+from jobshadow.records import Monitor
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +88,12 @@ class X11Screen:
             reply = self._d.screen().root.xrandr_get_monitors()
             for m in reply.monitors:
                 name = self._d.get_atom_name(m.name) if m.name else f"monitor-{len(out)}"
-                out.append(Monitor(name, Rect(m.x, m.y, m.width_in_pixels, m.height_in_pixels), bool(m.primary)))
+                out.append(Monitor(name, m.x, m.y, m.width_in_pixels, m.height_in_pixels, bool(m.primary)))
         except Exception:
             out = []
         if not out:
             for i, m in enumerate(self._mss.monitors[1:]):
-                out.append(Monitor(f"monitor-{i}", Rect(m["left"], m["top"], m["width"], m["height"]), i == 0))
+                out.append(Monitor(f"monitor-{i}", m["left"], m["top"], m["width"], m["height"], i == 0))
         return tuple(out)
 
     def rearm(self) -> None:

@@ -23,9 +23,10 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
+from msgspec.structs import replace
 from Xlib import X, Xatom
 from Xlib import display as xdisplay
 from Xlib import error as xerror
