@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from jobshadow.crypto.sealed import open_sealed
 from jobshadow.govern.expr import eq
+from jobshadow.govern.keys import KeyUnavailable
 from jobshadow.govern.model import PolicyDenied
 from jobshadow.lake import curated
 
@@ -49,9 +50,19 @@ class Blobs:
             raise PolicyDenied(f"{principal} may not open landed segments for {purpose}")
         store = self.storage.object_store
         name = store.name_of(blob_uri)
-        with store.open(name) as fh:
-            opened = open_sealed(io.BytesIO(fh.read()), self.storage.landing_recipient.master_for, name="landed blob")
-        return opened.plaintext
+        try:
+            with store.open(name) as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            # Withdrawn while the caller held an older list, not lost: erasure destroys the
+            # person's key before it removes their landed blobs, retention removes a landed row
+            # before its blob. A blob missing for a live row of a live person is a loss.
+            gone = subject is None or not self.keys.available([subject]) or not self.tables.scan(
+                "landing.segments", ["content_hash"], eq("content_hash", content_hash)).num_rows
+            if gone:
+                raise KeyUnavailable("the landed segment was erased or expired meanwhile") from None
+            raise
+        return open_sealed(io.BytesIO(data), self.storage.landing_recipient.master_for, name="landed blob").plaintext
 
     def landing_paused(self) -> bool:
         """True while the kill switch holds the programme (and so the landing zone) paused."""

@@ -78,7 +78,7 @@ class LandingZone:
     def refresh(self) -> Any:
         """Reload the table's current metadata (another process or thread may have committed)."""
         _ = self.table  # creates the table on first use
-        with self._lock:
+        with self._lock, self.storage.table_locks.shared(table_def.TABLE):
             self._table = self.storage.catalog.load_table(table_def.TABLE)
             return self._table
 

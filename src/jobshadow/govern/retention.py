@@ -63,7 +63,28 @@ def enforce_retention(gov: Governance, now: datetime | None = None, by: str = "s
                 out.append(s["segment_id"])
         return out
 
+    store = gov.storage.object_store
     touched: set[str] = set()
+    # Landed rows (and any blob still waiting) by their own scope retention and labels.
+    landing = gov.tables.scan(LANDING, ["segment_id", "content_hash", "blob_uri", "started_at", "landed_at",
+                                        "retention_days"]).to_pylist()
+    landing_days = reg.retention_days(gov.tables.definition(LANDING).labels)
+    old = [r for r in landing
+           if (end := _deadline(r["started_at"] or r["landed_at"], landing_days, r["retention_days"])) is not None
+           and end <= now]
+    if old:
+        # The rows go before their blobs (and before the curated rows): curation never finds a
+        # landed row without its blob, nor an uncurated-looking row of a segment being shredded.
+        if apply:
+            gov.tables.delete_rows(LANDING, isin("content_hash", [r["content_hash"] for r in old]))
+        for r in old:
+            name = store.name_of(r["blob_uri"])
+            if store.exists(name):
+                if apply:
+                    store.delete(name)
+                report.landed_blobs_removed += 1
+        report.rows_deleted[LANDING] = len(old)
+        touched.add(LANDING)
     for name in gov.labelled_tables():
         if name in (curated.SEGMENTS.name, curated.VAULT.name, LANDING):
             continue
@@ -113,24 +134,6 @@ def enforce_retention(gov: Governance, now: datetime | None = None, by: str = "s
             gov.tables.delete_rows(curated.SEGMENTS.name, isin("segment_id", gone))
         report.rows_deleted[curated.SEGMENTS.name] = len(gone)
         touched.add(curated.SEGMENTS.name)
-    # Landed rows (and any blob still waiting) by their own scope retention and labels.
-    landing = gov.tables.scan(LANDING, ["segment_id", "content_hash", "blob_uri", "started_at", "landed_at",
-                                        "retention_days"]).to_pylist()
-    landing_days = reg.retention_days(gov.tables.definition(LANDING).labels)
-    old = [r for r in landing
-           if (end := _deadline(r["started_at"] or r["landed_at"], landing_days, r["retention_days"])) is not None
-           and end <= now]
-    if old:
-        for r in old:
-            name = store.name_of(r["blob_uri"])
-            if store.exists(name):
-                if apply:
-                    store.delete(name)
-                report.landed_blobs_removed += 1
-        if apply:
-            gov.tables.delete_rows(LANDING, isin("content_hash", [r["content_hash"] for r in old]))
-        report.rows_deleted[LANDING] = len(old)
-        touched.add(LANDING)
     for name in sorted(touched) if apply else ():
         report.files_removed += gov.tables.expire_and_purge(name)
     gov.audit([gov._record(by, "retention" if apply else "retention.simulate", "table:*", "processing", True,

@@ -154,8 +154,10 @@ class GovernedTables:
                         tx.set_properties(stale)
 
     def load(self, name: str) -> Any:
+        """The table's current metadata (read under its lock: a purge removes superseded versions)."""
         try:
-            return self.catalog.load_table(name)
+            with self.locks.shared(name):
+                return self.catalog.load_table(name)
         except NoSuchTableError:
             raise ConfigError(f"no table {name!r}") from None
 
