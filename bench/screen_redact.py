@@ -15,7 +15,7 @@
    ``bench/recorder.py`` types and scrolls; its frames are decoded and redacted in order by one
    ``StreamRedactor``; process CPU seconds per frame (one core; tesseract limited to one thread).
 
-    python bench/screen_redact.py [--per-template 3] [--split all|dev|heldout|heldout2] [--duration 60]
+    python bench/screen_redact.py [--per-template 3] [--split all|dev,heldout,heldout2] [--duration 60]
                                   [--no-recording] [--json] [--keep DIR]
 
 Targets: >= 99% zero-leak, >= 90% utility, <= 0.3 CPU-s per 1080p frame (amortised).
@@ -82,6 +82,7 @@ def score(screen: screen_corpus.Screen, before: str, after: str) -> dict[str, An
         "words_kept": sum(1 for _, b, a in words if b and a >= b),
         "looks_before": sum(1 for _, b, _ in looks if b),
         "looks_kept": sum(1 for _, b, a in looks if b and a),
+        "looks": [{"value": v, "before": b, "after": a} for v, b, a in looks],
     }
 
 
@@ -90,7 +91,7 @@ def run_screens(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     # Each batch draws its own screens from the seed, so adding a batch leaves the others' screens as they were.
     for batch, styles in ((screen_templates.TEMPLATES, screen_templates.styles),
                           (screen_heldout2.TEMPLATES, screen_heldout2.styles)):
-        templates = {k: v for k, v in batch.items() if args.split in ("all", v[0])}
+        templates = {k: v for k, v in batch.items() if args.split == "all" or v[0] in args.split.split(",")}
         screens += screen_corpus.make_screens(templates, args.per_template, args.seed, styles)
     images = render_all(screens, work)
     checker = screen_check.Checker()
@@ -110,8 +111,8 @@ def run_screens(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
             Image.fromarray(image).save(args.keep / f"{screen.name}.png")
             Image.fromarray(after_img).save(args.keep / f"{screen.name}.redacted.png")
             (args.keep / f"{screen.name}.json").write_text(json.dumps(
-                {**row, "planted": [{"kind": p.kind, "value": p.value} for p in screen.planted]},
-                indent=1, default=str))
+                {**row, "planted": [{"kind": p.kind, "value": p.value} for p in screen.planted],
+                 "checker_before": before, "checker_after": after}, indent=1, default=str))
         leaks = sum(1 for i in row["items"] if i["before"] and i["after"])
         print(f"[{n + 1}/{len(screens)}] {screen.name}: {len(screen.planted)} planted, {leaks} legible after, "
               f"{cpu:.2f} CPU-s", file=sys.stderr)
@@ -234,7 +235,7 @@ def table(result: dict[str, Any]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--per-template", type=int, default=3, help="screens per template (default 3)")
-    ap.add_argument("--split", choices=("all", "dev", "heldout", "heldout2"), default="all")
+    ap.add_argument("--split", default="all", help="all, or splits joined by commas: dev,heldout,heldout2")
     ap.add_argument("--seed", type=int, default=20261205)
     ap.add_argument("--duration", type=float, default=60.0, help="recording workload seconds (default 60)")
     ap.add_argument("--no-recording", action="store_true", help="skip the real-recording speed run")
