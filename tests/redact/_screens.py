@@ -34,3 +34,15 @@ def line_box(i: int, px: int = 16, top: int = 10) -> tuple[int, int]:
     """Rows [y0, y1) of line ``i`` of ``screen``."""
     y = top + i * int(px * 1.5)
     return y, y + int(px * 1.3)
+
+
+def canvas(items: list[tuple[int, int, str]], *, size: tuple[int, int] = (1200, 300), mono: bool = False,
+           px: int = 16, dark: bool = False) -> np.ndarray:
+    """Each ``(x, y, text)`` drawn at its place (table cells, panes side by side)."""
+    bg, fg = ((30, 30, 30), (220, 220, 220)) if dark else ((255, 255, 255), (20, 20, 20))
+    img = Image.new("RGB", size, bg)
+    draw = ImageDraw.Draw(img)
+    f = font(mono, px)
+    for x, y, text in items:
+        draw.text((x, y), text, fill=fg, font=f)
+    return np.asarray(img).copy()

@@ -12,7 +12,8 @@ find what must go, and those boxes are filled before the frame is written anywhe
 
 Modules: ``model`` (records), ``ocr`` (tesseract boundary), ``layout`` (diffs and text lines),
 ``reader`` (line OCR and its cache), ``confusions`` and ``shapes`` (OCR-robust detection),
-``detect`` (words to findings), ``paint`` (filling), ``stream`` (the per-stream state).
+``cells`` (wrapped values and table columns), ``detect`` (words to findings), ``paint``
+(filling), ``stream`` (the per-stream state).
 """
 
 from __future__ import annotations

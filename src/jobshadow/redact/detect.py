@@ -5,9 +5,12 @@ rebuilt as text with the character range of every word. The shared detector
 (``jobshadow.sensitive.scan``) runs over each line, over its OCR-confusion rewrites, over a
 variant where words the OCR split without a real space between them are glued back together,
 and over all lines joined (findings that span lines: key blocks, a secret key below its key id).
-Shape rules (``jobshadow.redact.shapes``) run beside it. A finding marks every word whose
-characters it touches, and the marked words of one line that stand next to each other become
-one box.
+Shape rules (``jobshadow.redact.shapes``) run beside it. What only the page's geometry shows
+comes next (``jobshadow.redact.cells``): a value wrapped onto the next line is read glued to its
+rest, the cells under a password/secret/token header are values of it, and a lone password-like
+value in a column of secrets is one. A finding marks every word whose characters it touches,
+pieces of a secret next to it (on its line, or where it wrapped) go with it, and the marked
+words of one line that stand next to each other become one box.
 
 The detector is called with ``strict=True``: if it fails, the frame fails (fail closed).
 """
@@ -19,7 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from jobshadow.redact import shapes
+from jobshadow.redact import cells, shapes
 from jobshadow.redact.confusions import text_variants
 from jobshadow.redact.model import Box, ScreenFinding, Source, Word
 from jobshadow.sensitive import scan
@@ -32,6 +35,7 @@ SPREAD_CONF = 50.0
 _NO_SPREAD = frozenset({"email", "phone", "password", "credit_card", "iban", "us_ssn"})
 _TOKEN = re.compile(r"\S+")
 _WRAP = re.compile(r"(?<=[-.@])\n")
+_DOMAIN_TAIL = re.compile(r"[A-Za-z0-9-]\.[A-Za-z]{2,}\W*$")
 
 
 @dataclass(slots=True)
@@ -41,6 +45,7 @@ class _Mark:
 
 
 Index = list[tuple[int, int, int, int]]  # (start, end, line, word) of each word in a text
+Pos = cells.Pos
 
 
 def group_lines(words: Sequence[Word]) -> list[list[Word]]:
@@ -148,20 +153,25 @@ def _apply_runs(text: str, index: Index, marks: dict[tuple[int, int], _Mark]) ->
         _mark_span(tokens[first][0], tokens[last][1], index, marks, kind, "shape")
 
 
-def _spread(lines: list[list[Word]], marks: dict[tuple[int, int], _Mark]) -> None:
+def _spread(lines: list[list[Word]], marks: dict[tuple[int, int], _Mark], wraps: list[tuple[Pos, Pos]]) -> None:
     """Mark the neighbours of a secret that are pieces of it: a key the OCR broke up comes back as
     fragments it was unsure of, or that look random themselves (letters mixed with digits, case
     flipping), possibly with a short piece between them. Ordinary words beside a secret are read
-    with confidence and look like words."""
+    with confidence and look like words. A value wrapped onto the next line has its next piece
+    there (``cells.wrap_pairs``)."""
 
     def piece(li: int, wi: int) -> bool:
         w = lines[li][wi]
         return w.conf < SPREAD_CONF or shapes.random_looking(w.text)
 
-    for li, line in enumerate(lines):
-        changed = True
-        while changed:
-            changed = False
+    across: dict[Pos, list[Pos]] = {}
+    for a, b in wraps:
+        across.setdefault(a, []).append(b)
+        across.setdefault(b, []).append(a)
+    changed = True
+    while changed:
+        changed = False
+        for li, line in enumerate(lines):
             for wi, w in enumerate(line):
                 if (li, wi) in marks or not any(ch.isalnum() for ch in w.text):
                     continue
@@ -174,6 +184,55 @@ def _spread(lines: list[list[Word]], marks: dict[tuple[int, int], _Mark]) -> Non
                         marks[(li, wi)] = _Mark(m.kind, "shape")
                         changed = True
                         break
+                else:
+                    for nb_pos in across.get((li, wi), ()):
+                        m = marks.get(nb_pos)
+                        head = lines[nb_pos[0]][nb_pos[1]]
+                        if m is not None and m.kind not in _NO_SPREAD and cells.continues(
+                                head.text, w.text, w.conf, SPREAD_CONF):
+                            marks[(li, wi)] = _Mark(m.kind, "shape")
+                            changed = True
+                            break
+
+
+def _glue_wraps(lines: list[list[Word]], marks: dict[tuple[int, int], _Mark], wraps: list[tuple[Pos, Pos]]) -> None:
+    """Read each wrapped pair glued (``stark-`` + ``industries.de``, ``ghp_`` + the rest): a finding
+    that crosses the join marks both sides. Both sides must look like parts of what they would
+    join: the next line a domain (it has a dot) for an address; for anything else, random pieces
+    on both sides (or a vendor prefix, or a piece found already, before the break), so a word
+    that ends a table cell above a key, or a sentence that goes on under one, stays."""
+    for (li, wi), (lj, wj) in wraps:
+        head, tail = lines[li][wi], lines[lj][wj]
+        head_piece = ((li, wi) in marks or shapes.random_looking(head.text) or head.conf < SPREAD_CONF
+                      or shapes.prefix_kind(shapes.core(head.text)) is not None)
+        # The head's cell up to it, the tail's cell from it: the local part of an address before
+        # the OCR's space, a keyword before a key, come along.
+        before = next(c for c in cells.cells(lines[li]) if wi in c)
+        after = next(c for c in cells.cells(lines[lj]) if wj in c)
+        index: Index = []
+        text = ""
+        for n, (line_no, wn) in enumerate([(li, k) for k in before] + [(lj, k) for k in after]):
+            if n and wn != wj:
+                text += " "
+            index.append((len(text), len(text) + len(lines[line_no][wn].text), line_no, wn))
+            text += lines[line_no][wn].text
+        join = index[len(before) - 1][1]
+        token = (join - len(head.text), join + len(tail.text))
+        for variant in text_variants(text):
+            spans = [(f.start, f.end, f.kind) for f in scan(variant, strict=True)]
+            spans += [(a, b, "email") for a, b in shapes.emails(variant)]
+            kind = shapes.key_shaped(variant[token[0]:token[1]])
+            if kind is not None:
+                spans.append((*token, kind))
+            for a, b, k in spans:
+                if not a < join < b:
+                    continue
+                if k == "email":
+                    if not (_DOMAIN_TAIL.search(tail.text) or head.text[-1:] in "-.@" or tail.text[:1] in "-.@"):
+                        continue
+                elif not (head_piece and cells.continues(head.text, tail.text, tail.conf, SPREAD_CONF)):
+                    continue
+                _mark_span(a, b, index, marks, k, "shape")
 
 
 def find(words: Sequence[Word]) -> list[ScreenFinding]:
@@ -183,7 +242,13 @@ def find(words: Sequence[Word]) -> list[ScreenFinding]:
     lines = group_lines([w for w in words if w.text])
     marks: dict[tuple[int, int], _Mark] = {}
     _scan_lines(lines, marks)
-    _spread(lines, marks)
+    wraps = cells.wrap_pairs(lines)
+    _glue_wraps(lines, marks, wraps)
+    for pos, kind in cells.header_columns(lines, {p: m.kind for p, m in marks.items()}):
+        marks.setdefault(pos, _Mark(kind, "shape"))
+    _spread(lines, marks, wraps)
+    for pos, kind in cells.secret_columns(lines, {p: m.kind for p, m in marks.items()}):
+        marks.setdefault(pos, _Mark(kind, "shape"))
     out: list[ScreenFinding] = []
     for li, line in enumerate(lines):
         run: Box | None = None

@@ -225,8 +225,15 @@ def _cut(b: Box, sub: np.ndarray) -> list[Box]:
     pieces: list[Box] = []
     for r0, r1 in _join_thin(_runs(any_along(sub, 1))):
         band_h = r1 - r0
-        gap = max(12, int(min(band_h, MAX_LINE_H) * 1.5))
         cols = _runs(any_along(sub[r0:r1], 0))
+        line_h = min(band_h, MAX_LINE_H)
+        # Lines of two columns that are not level (a list pane beside a mail header) chain into
+        # one band with no blank row; its height is then several lines, and a column gap scaled
+        # to it would never cut. The gap is scaled to the lines the band is made of.
+        est = _line_height(sub[r0:r1], cols)
+        if est and band_h > 1.6 * est:
+            line_h = est
+        gap = max(12, int(line_h * 1.5))
         start, end = cols[0]
         for c0, c1 in cols[1:]:
             if c0 - end >= gap:
@@ -235,6 +242,24 @@ def _cut(b: Box, sub: np.ndarray) -> list[Box]:
             end = c1
         pieces.append(Box(b.x + start, b.y + r0, end - start, band_h))
     return pieces
+
+
+def _line_height(band: np.ndarray, cols: list[tuple[int, int]], sample: int = 24) -> int:
+    """The median height of the text lines in ``band``: pieces split at any 12 px blank gap, each
+    cut at its blank rows (0 when it has none)."""
+    chunks: list[tuple[int, int]] = []
+    for c0, c1 in cols:
+        if chunks and c0 - chunks[-1][1] < 12:
+            chunks[-1] = (chunks[-1][0], c1)
+        else:
+            chunks.append((c0, c1))
+    if len(chunks) < 2:
+        return 0
+    # The widest pieces: enough to measure, and a band of hundreds of words stays cheap.
+    widest = sorted(chunks, key=lambda c: c[0] - c[1])[:sample]
+    heights = [r1 - r0 for c0, c1 in widest for r0, r1 in _join_thin(_runs(any_along(band[:, c0:c1], 1)))
+               if r1 - r0 >= MIN_LINE_H]
+    return int(np.median(heights)) if heights else 0
 
 
 def _without_rules(sub: np.ndarray) -> np.ndarray | None:

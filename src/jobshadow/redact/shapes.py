@@ -52,6 +52,8 @@ _NUMBERISH = re.compile(r"^[+(]?\d[\d()./-]*$")
 _DATE = re.compile(r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})$")
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _VERSION = re.compile(r"^v?\d+(?:\.\d+){1,3}$")
+LOOKALIKE = re.compile(r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2}:\d{2}(?::\d{2})?"
+                        r"|\d{1,3}(?:\.\d{1,3}){3}|v?\d+(?:\.\d+){1,3}|[$€£]\d[\d,]*(?:\.\d{2})?)$")
 _IBAN_HEAD = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]*$")
 _IBAN_GROUP = re.compile(r"^[A-Z0-9]{1,4}$")
 _KEYWORD = re.compile(
@@ -119,9 +121,11 @@ def unsure(token: str, conf: float) -> bool:
 
 
 def random_looking(token: str) -> bool:
-    """A token of 4+ characters that mixes letters with digits or flips case 3+ times."""
+    """A token of 4+ characters that mixes letters with digits or flips case 3+ times, and is not
+    a date, time, IP address, version or price (they flip between digits and separators, and
+    stand next to secrets in every table and log line)."""
     c = core(token)
-    if len(c) < 4:
+    if len(c) < 4 or LOOKALIKE.match(c):
         return False
     has_digit = any(ch.isdigit() for ch in c)
     has_alpha = any(ch.isalpha() for ch in c)
