@@ -6,18 +6,23 @@ loopback, SQLite control plane, local object store, Iceberg SQL catalog), a priv
 with openbox and real X applications (a terminal for notes, a text editor, a calculator), and the
 real `jobshadow` CLI throughout.
 
-1. The programme admin issues an enrolment code and defines a collection scope; activation is
-   refused until a privacy reviewer (not the author) approves it.
+0. On the server host, `server init` makes the first administrator's one-time login code. Four
+   people log in, each from a JOBSHADOW_HOME of their own (an Ed25519 key each): the programme
+   lead (admin and steward), a privacy officer (reviewer, not the lead), an ML researcher and the
+   DPO (also the auditor). Every command after that is a request signed by one of them.
+1. The lead issues an enrolment code and defines a collection scope; activation is refused until
+   the privacy officer approves exactly what the review shows.
 2. The device enrols, the person reads the notice and consents.
 3. A scripted person writes a note, edits a document, scrolls, uses the calculator, switches
    windows and — by mistake — types an access key and an e-mail address; a password-manager
    window pops up in the middle of it all.
 4. The owner looks at their own recording (decrypted export), then approves the upload.
 5. The collector verifies and lands the segments exactly once; the admin sees what landed.
-6. Curation turns landed segments into labelled, per-person-encrypted Iceberg tables. The ML
-   team gets a time-limited grant for model training and queries through the governance door;
-   the same question for performance evaluation is refused whatever the grants; the exposure
-   scan is clean, the audit log says who read what, and it verifies.
+6. Curation turns landed segments into labelled, per-person-encrypted Iceberg tables. The lead
+   asks for the ML team's time-limited grant; the privacy officer approves it (four eyes); the
+   researcher queries through the governance door, and the same question for performance
+   evaluation is refused whatever the grants; the exposure scan is clean, the DPO sees who read
+   the person's data, and the audit log verifies.
 """
 
 from __future__ import annotations
@@ -59,27 +64,63 @@ class Jobshadow:
         return json.loads(self.run(*args, "--json").stdout)
 
 
-def start_collector(server_home: Path) -> tuple[subprocess.Popen[bytes], str, Jobshadow]:
-    from jobshadow.testing.fleet import free_port
-
-    port = free_port()
+def clean_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBSHADOW_")}
-    env["JOBSHADOW_HOME"] = str(server_home)
-    log = (DEMO / "collector.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "jobshadow", "server", "start", "--port", str(port)], env=env,
-                            stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    env["JOBSHADOW_HOME"] = str(home)
+    return env
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 60
     while True:
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=1) as r:  # noqa: S310 - loopback
                 if r.status == 200:
-                    break
+                    return
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("the collector did not start; see .demo/collector.log") from None
+                raise SystemExit(f"the {what} did not start; see .demo/collector.log") from None
             time.sleep(0.2)
-    return proc, url, Jobshadow(env)
+
+
+def start_collector(server_home: Path) -> tuple[subprocess.Popen[bytes], str, str, Jobshadow]:
+    """`server start`: the collector, and the governance door beside it (its own process)."""
+    from jobshadow.testing.fleet import free_port
+
+    port, door_port = free_port(), free_port()
+    env = {**clean_env(server_home), "JOBSHADOW_SERVER__DOOR_PORT": str(door_port)}
+    log = (DEMO / "collector.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "jobshadow", "server", "start", "--port", str(port)], env=env,
+                            stdout=log, stderr=log)
+    url, door = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{door_port}"
+    wait_healthy(url, proc, "collector")
+    wait_healthy(door, proc, "governance door")
+    return proc, url, door, Jobshadow(env)
+
+
+class People:
+    """The people running the programme, each logged in from a JOBSHADOW_HOME of their own."""
+
+    def __init__(self, host: Jobshadow, door: str) -> None:
+        self.door = door
+        say("people log in: one-time codes, a key pair each, roles")
+        code = host.json("server", "init", "--admin", "lead@example.com")["code"]
+        print("$ jobshadow server init --admin lead@example.com      (on the server host, once)")
+        self.lead = self.login("lead", code)
+        self.lead.run("admin", "roles", "lead@example.com", "--roles", "admin,steward", show=True)
+        self.reviewer = self.invite("privacy.officer@example.com", "reviewer", "reviewer")
+        self.researcher = self.invite("ml@example.com", "researcher", "researcher")
+        self.dpo = self.invite("dpo@example.com", "dpo,auditor", "dpo")
+
+    def login(self, name: str, code: str) -> Jobshadow:
+        person = Jobshadow(clean_env(DEMO / "people" / name))
+        person.run("login", "--server", self.door, "--code", code, show=True)
+        return person
+
+    def invite(self, email: str, roles: str, name: str) -> Jobshadow:
+        code = self.lead.json("admin", "invite", email, "--roles", roles)["code"]
+        print(f"$ jobshadow admin invite {email} --roles {roles}")
+        return self.login(name, code)
 
 
 def main() -> None:
@@ -93,27 +134,31 @@ def main() -> None:
         'auto_approve_after = "10m"   # the owner gets to look before anything leaves the laptop\n'
     )
 
-    say("the collector: control plane, resumable upload, encrypted landing zone (loopback)")
-    collector, url, admin = start_collector(DEMO / "server")
-    print(f"collector at {url} (state in .demo/server)")
+    say("the server: a collector (control plane, uploads, landing) and the governance door (loopback)")
+    collector, url, door, host = start_collector(DEMO / "server")
+    print(f"collector at {url}, governance door at {door} (state in .demo/server)")
     try:
-        run_demo(home, config, url, admin)
+        run_demo(home, config, url, People(host, door))
     finally:
         collector.terminate()
         collector.wait(15)
 
 
-def run_demo(home: Path, config: Path, url: str, admin: Jobshadow) -> None:
-    say("programme admin: enrolment code, a collection scope, its privacy review")
+def run_demo(home: Path, config: Path, url: str, people: People) -> None:
+    admin, reviewer = people.lead, people.reviewer
+    say("programme lead: enrolment code, a collection scope, its privacy review by someone else")
     code = admin.json("admin", "enroll-code", "--person", "sam@example.com")["code"]
     print(f"enrolment code for sam@example.com: {code}")
     admin.run("admin", "scope", "create", "everyday-office", "--apps", "notes,xedit,xcalc",
-              "--purposes", "model_training", "--retention-days", "90", "--by", "lead@example.com", show=True)
-    refused = admin.run("admin", "scope", "activate", "everyday-office", "--by", "lead@example.com", check=False)
+              "--purposes", "model_training", "--retention-days", "90", show=True)
+    refused = admin.run("admin", "scope", "activate", "everyday-office", check=False)
     print(f"$ jobshadow admin scope activate everyday-office\n{refused.stderr.strip()}   <- refused: no review yet")
-    review = admin.run("admin", "review", "submit", "everyday-office", "--by", "lead@example.com").stdout.strip()
-    admin.run("admin", "review", "approve", review, "--reviewer", "privacy.officer@example.com", show=True)
-    admin.run("admin", "scope", "activate", "everyday-office", "--by", "lead@example.com", show=True)
+    review = admin.run("admin", "review", "submit", "everyday-office").stdout.strip()
+    refused = admin.run("admin", "review", "approve", review, check=False)
+    print(f"$ jobshadow admin review approve {review}   (by the lead)\n{refused.stderr.strip()}")
+    reviewer.run("admin", "review", "show", review, show=True)
+    reviewer.run("admin", "review", "approve", review, show=True)
+    admin.run("admin", "scope", "activate", "everyday-office", show=True)
     (DEMO / "report.txt").write_text(
         "Quarterly report draft\n\n" + "\n".join(f"Line {i}: figures to check." for i in range(1, 200)) + "\n")
 
@@ -223,38 +268,48 @@ def run_demo(home: Path, config: Path, url: str, admin: Jobshadow) -> None:
     admin.run("admin", "landed", show=True)
     admin.run("admin", "status", show=True)
 
-    governed_lake(admin)
+    governed_lake(people)
 
 
-def governed_lake(admin: Jobshadow) -> None:
+def approve_all(people: People) -> None:
+    """The privacy officer approves every request waiting (after reading them)."""
+    for request in people.reviewer.json("govern", "request", "list"):
+        people.reviewer.run("govern", "request", "approve", request["request"])
+        print(f"$ jobshadow govern request approve {request['request']}   (privacy officer: "
+              f"{request['principal']} {request['action']} {request['table']})")
+
+
+def governed_lake(people: People) -> None:
+    admin, ml, dpo = people.lead, people.researcher, people.dpo
     say("curation: landed segments become labelled tables, sensitive columns sealed per person")
     admin.run("curate", "run", show=True)
     admin.run("govern", "tables", show=True)
 
-    say("a time-limited grant: the ML team may read events and windows for model training")
-    admin.run("govern", "member", "add", "person:ml@example.com", "group:ml-team", "--by", "person:lead@example.com",
-              show=True)
+    say("a time-limited grant: the ML team may read events and windows — asked by the lead, approved by another")
+    admin.run("govern", "member", "add", "person:ml@example.com", "group:ml-team", show=True)
     for table in ("curated.events", "curated.windows"):
         admin.run("govern", "grant", "group:ml-team", "read", table, "--purpose", "model_training", "--for", "30d",
-                  "--by", "person:privacy.officer@example.com", show=True)
+                  show=True)
+    people.reviewer.run("govern", "request", "list", show=True)
+    approve_all(people)
 
-    say("governed query for model_training: allowed, typed text decrypted for this purpose only")
-    admin.run("query", "--as", "person:ml@example.com", "--purpose", "model_training",
-              "SELECT kind, count(*) AS n FROM curated.events GROUP BY kind ORDER BY n DESC", show=True)
-    rows = admin.json("query", "--as", "person:ml@example.com", "--purpose", "model_training",
-                      "SELECT kind, char, finding FROM curated.events WHERE kind IN ('key_press', 'redaction') "
-                      "ORDER BY segment_id, seq")
+    say("the researcher's governed query for model_training: typed text decrypted for this purpose only")
+    ml.run("query", "--purpose", "model_training",
+           "SELECT kind, count(*) AS n FROM curated.events GROUP BY kind ORDER BY n DESC", show=True)
+    rows = ml.json("query", "--purpose", "model_training",
+                   "SELECT kind, char, finding FROM curated.events WHERE kind IN ('key_press', 'redaction') "
+                   "ORDER BY segment_id, seq")
     typed = "".join(r["char"] or "" if r["kind"] == "key_press" else f"[{r['finding']}]" for r in rows)
     print("typed text as the ML team sees it (secrets were redacted on the device):")
     for line in typed.splitlines()[:6]:
         print(f"  {line}")
-    admin.run("query", "--as", "person:ml@example.com", "--purpose", "model_training",
-              "SELECT wm_class, count(*) AS focus_changes FROM curated.windows GROUP BY wm_class", show=True)
+    ml.run("query", "--purpose", "model_training",
+           "SELECT wm_class, count(*) AS focus_changes FROM curated.windows GROUP BY wm_class", show=True)
 
-    say("the same question for performance_evaluation: refused, whatever anyone granted")
-    refused = admin.run("query", "--as", "person:ml@example.com", "--purpose", "performance_evaluation",
-                        "SELECT count(*) FROM curated.events", check=False)
-    print("$ jobshadow query --as person:ml@example.com --purpose performance_evaluation …")
+    say("the same question for performance_evaluation: refused (and audited) before any SQL runs")
+    refused = ml.run("query", "--purpose", "performance_evaluation", "SELECT count(*) FROM curated.events",
+                     check=False)
+    print("$ jobshadow query --purpose performance_evaluation …")
     print(f"{refused.stderr.strip()}   (exit {refused.returncode})")
     if refused.returncode == 0:
         raise SystemExit("a forbidden purpose was allowed")
@@ -262,20 +317,20 @@ def governed_lake(admin: Jobshadow) -> None:
     say("exposure scan: labels, grants, group sizes, plaintext in the warehouse and object store")
     admin.run("govern", "scan", show=True)
 
-    say("the audit log: who read what, for which purpose — and it verifies")
-    admin.run("audit", "who", "--table", "curated.events", "--limit", "8", show=True)
-    admin.run("audit", "verify", show=True)
+    say("the DPO: who read Sam's data, for which purpose — and the audit log verifies")
+    dpo.run("audit", "who", "--subject", "sam@example.com", "--limit", "8", show=True)
+    dpo.run("audit", "verify", show=True)
 
-    say("a training dataset: actions, the screen before each, tasks — built through the same door")
-    builder = "service:dataset-builder"
+    say("a training dataset: actions, the screen before each, tasks — built by the researcher through the door")
     for table in ("curated.segments", "curated.events", "curated.windows", "curated.frames", "curated.markers"):
         for action in ("read", "export"):
-            admin.run("govern", "grant", builder, action, table, "--purpose", "model_training", "--for", "1d",
-                      "--by", "person:privacy.officer@example.com")
-    print(f"granted {builder} read + export on the five curated tables for model_training (1 day)")
+            admin.run("govern", "grant", "person:ml@example.com", action, table, "--purpose", "model_training",
+                      "--for", "1d")
+    print("the lead asked for read + export on the five curated tables for the researcher (1 day)")
+    approve_all(people)
     out = DEMO / "dataset"
-    admin.run("dataset", "build", "--purpose", "model_training", "--format", "hf", "--out", str(out),
-              "--name", "demo_office", show=True)
+    ml.run("dataset", "build", "--purpose", "model_training", "--format", "hf", "--out", str(out),
+           "--name", "demo_office", show=True)
     say(f"the dataset card ({out / 'README.md'})")
     print((out / "README.md").read_text().rstrip())
 
