@@ -107,7 +107,8 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = home.parent / "server.log"
         self._log = self.log_path.open("wb")
-        extra = ["--workers", str(workers)] if workers > 0 else []
+        # The collector alone, as measured before: the governance door is a process of its own.
+        extra = ["--no-door"] + (["--workers", str(workers)] if workers > 0 else [])
         self.proc = subprocess.Popen([sys.executable, "-m", "jobshadow", "server", "start", "--port", str(self.port),
                                       *extra],
                                      env=server_env(home, overrides), stdout=self._log, stderr=subprocess.STDOUT)

@@ -89,7 +89,7 @@ def test_exactly_once_under_crashes_and_outage(tmp_path: Path) -> None:
     port = free_port()
     settings = load_settings(environ={"JOBSHADOW_HOME": str(server_home)})
     # Two worker processes whatever the core count: the lease and its take-over are crashed too.
-    server = Proc(["server", "start", "--port", str(port), "--workers", "2"], env_for(server_home),
+    server = Proc(["server", "start", "--port", str(port), "--workers", "2", "--no-door"], env_for(server_home),
                   tmp_path / "server.log")
     server.start()
     wait_healthy(port)

@@ -71,7 +71,8 @@ class Server:
         env["JOBSHADOW_SERVER__METRICS_PORT"] = str(self.metrics_port)  # loopback; every worker shares it
         with log.open("ab") as fh:
             self.proc = subprocess.Popen([sys.executable, "-m", "jobshadow", "server", "start", "--port",
-                                          str(self.port), "--workers", str(workers)], env=env, stdout=fh, stderr=fh)
+                                          str(self.port), "--workers", str(workers), "--no-door"],
+                                         env=env, stdout=fh, stderr=fh)
         deadline = time.monotonic() + 60
         while not self.healthy():
             assert self.proc.poll() is None, log.read_text()[-2000:]
