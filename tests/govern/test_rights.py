@@ -129,9 +129,9 @@ def test_segments_landing_after_erasure_never_enter_the_lake(gov: Governance, bu
     theirs that reached the landing zone after the erasure looked there is discarded by curation
     (their key is gone); and the same e-mail enrolled again later is a new person."""
     from jobshadow.config import UploadSettings
+    from jobshadow.curate import curate
     from jobshadow.durations import Duration
     from jobshadow.govern.landing import LandingZone
-    from jobshadow.curate import curate
     from jobshadow.testing.fleet import LiveCollector, enrol_device, make_segment
     from jobshadow.upload.uploader import Uploader
 

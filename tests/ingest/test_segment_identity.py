@@ -55,9 +55,9 @@ def test_curation_never_replaces_another_person_s_events(collector: LiveCollecto
     before the check existed), curating one person's segment never deletes another's rows."""
     from datetime import UTC, datetime
 
+    from jobshadow.curate import curate
     from jobshadow.govern import PIPELINE, Governance
     from jobshadow.govern.landing import LandingZone
-    from jobshadow.curate import curate
     from jobshadow.testing.lake import quiet_kill_switch
 
     collector.approve_scope()

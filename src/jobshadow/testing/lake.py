@@ -80,8 +80,8 @@ def build_lake(root: Path, people: dict[str, list[SegmentSpec]], *, purposes: tu
     finally:
         collector.stop()
     if curate:
-        from jobshadow.govern import Governance
         from jobshadow.curate import curate as run_curation
+        from jobshadow.govern import Governance
 
         with Governance(built.settings) as gov:
             report = run_curation(gov)

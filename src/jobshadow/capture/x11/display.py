@@ -1,17 +1,23 @@
 """Open X11 connections and refuse displays jobshadow cannot record faithfully (device zone).
 
-Every failure here is a ``DisplayError`` whose one-line message says what to do.
+``open_x11`` opens the whole capture backend of a display (``jobshadow.capture.backend``): the
+RECORD input stream, the window model and the MIT-SHM grabber. Every failure here is a
+``DisplayError`` whose one-line message says what to do.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from Xlib import display as xdisplay
 from Xlib import error as xerror
 
 from jobshadow.errors import DisplayError
+
+if TYPE_CHECKING:
+    from jobshadow.capture.backend import CaptureBackend
 
 # RECORD: the input stream; DAMAGE (+XFIXES): change-driven frames; MIT-SHM: cheap grabs.
 REQUIRED_EXTENSIONS = ("RECORD", "DAMAGE", "XFIXES", "MIT-SHM")
@@ -66,6 +72,23 @@ def check_server(d: xdisplay.Display, name: str) -> None:
     for ext in REQUIRED_EXTENSIONS:
         if ext not in extensions:
             raise DisplayError(f"the X server at {name} lacks the {ext} extension; {_HINTS[ext]}")
+
+
+def open_x11(name: str) -> CaptureBackend:
+    """The capture backend of X display ``name`` (checked first: no XWayland, every extension)."""
+    from jobshadow.capture.backend import CaptureBackend
+    from jobshadow.capture.x11.record import XRecordInput
+    from jobshadow.capture.x11.screen import X11Screen
+    from jobshadow.capture.x11.windows import X11Windows
+
+    probe = connect(name)
+    try:
+        check_server(probe, name)
+    finally:
+        probe.close()
+    screen = X11Screen(name)
+    windows = X11Windows(name)
+    return CaptureBackend("x11", name, XRecordInput(name, screen.damage_event_code), windows, screen)
 
 
 def _short(exc: BaseException) -> str:

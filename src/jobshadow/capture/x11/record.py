@@ -42,6 +42,7 @@ _REQ_UNMAP_WINDOW = 10
 _REQ_DESTROY_WINDOW = 4
 _REQ_CHANGE_KEYBOARD_MAPPING = 100
 _POINTER_ROOT = 1
+START_TIMEOUT_S = 5.0
 
 # Wheel buttons → (dx, dy) per notch.
 _WHEEL = {4: (0, -1), 5: (0, 1), 6: (-1, 0), 7: (1, 0)}
@@ -111,6 +112,11 @@ class XRecordInput:
         self._pointer = (0, 0)
         self.failure: BaseException | None = None
         self.events_seen = 0
+        self._enabled = threading.Event()
+
+    @property
+    def clock_offset_ms(self) -> float:
+        return self.clock.offset_ms
 
     # --- setup ---------------------------------------------------------------------------
     def _init_locks(self) -> None:
@@ -160,6 +166,10 @@ class XRecordInput:
         self._ctl.sync()
         self._thread = threading.Thread(target=self._run, name="x11-record", daemon=True)
         self._thread.start()
+        # The context is enabled on the reading thread; input before that is never seen. Return
+        # once the server says data starts (or the thread failed), so "started" means capturing.
+        if not self._enabled.wait(START_TIMEOUT_S) and self.failure is None:
+            log.warning("the input stream did not confirm it started within %.0f s", START_TIMEOUT_S)
 
     def _run(self) -> None:
         try:
@@ -168,6 +178,7 @@ class XRecordInput:
             self.failure = exc
             log.error("input stream stopped: %s", type(exc).__name__)
         finally:
+            self._enabled.set()
             with contextlib.suppress(Exception):  # the connection may already be gone
                 self._data.record_free_context(self._ctx)
 
@@ -189,7 +200,9 @@ class XRecordInput:
     # --- parsing (reading thread) --------------------------------------------------------
     def _on_reply(self, reply: Any) -> None:
         cat = reply.category
-        if cat == xrecord.FromServer:
+        if cat == xrecord.StartOfData:
+            self._enabled.set()
+        elif cat == xrecord.FromServer:
             self._parse_events(reply.data)
         elif cat == xrecord.FromClient:
             self._parse_requests(reply.data, bool(reply.client_swapped))

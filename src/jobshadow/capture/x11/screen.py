@@ -16,47 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from typing import Any
 
-import av
 import mss
 from Xlib.ext import damage as xdamage
 
 from jobshadow.capture.backend import Grab
+from jobshadow.capture.images import ImagePool
 from jobshadow.capture.x11.display import connect
 from jobshadow.errors import CaptureError
 from jobshadow.records import Monitor
 
 log = logging.getLogger(__name__)
-
-
-class ImagePool:
-    """Reusable BGRA frames of one size; thread-safe. Grows on demand; keeps at most ``keep`` spare."""
-
-    def __init__(self, height: int, width: int, keep: int = 3) -> None:
-        self.width = width
-        self.height = height
-        self._free: list[av.VideoFrame] = []
-        self._keep = keep
-        self._lock = threading.Lock()
-        self.allocated = 0
-
-    def take(self) -> av.VideoFrame:
-        with self._lock:
-            if self._free:
-                return self._free.pop()
-            self.allocated += 1
-        frame = av.VideoFrame(self.width, self.height, "bgra")
-        if frame.planes[0].line_size != self.width * 4:
-            raise CaptureError("unexpected row padding in a video frame")
-        return frame
-
-    def give(self, frame: av.VideoFrame) -> None:
-        with self._lock:
-            if len(self._free) < self._keep:
-                self._free.append(frame)
 
 
 class X11Screen:
@@ -95,6 +67,13 @@ class X11Screen:
             for i, m in enumerate(self._mss.monitors[1:]):
                 out.append(Monitor(f"monitor-{i}", m["left"], m["top"], m["width"], m["height"], i == 0))
         return tuple(out)
+
+    @property
+    def images(self) -> int:
+        return self.pool.allocated
+
+    def release(self, image: Any) -> None:
+        self.pool.give(image)
 
     def rearm(self) -> None:
         """Clear accumulated damage so the next change sends a new notice; drop our own copies."""

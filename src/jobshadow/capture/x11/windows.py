@@ -5,10 +5,9 @@ window (and PropertyChange on every client), so it learns of maps, moves, restac
 and ``_NET_ACTIVE_WINDOW`` changes without polling. It is a passive, lock-protected object: the
 screen thread pumps its connection (``pump``/``sync``) and other threads read immutable snapshots.
 
-Privacy depends on one property, kept here: after ``sync()`` returns, every window change the X
-server made before the sync is reflected in the model, and every window that changed since the
-last ``take_trail()`` is listed in the trail — so a frame grabbed between two syncs can be masked
-conservatively (see ``jobshadow.protect.masking``).
+It implements ``jobshadow.capture.backend.WindowModel``, including the property privacy depends
+on: after ``sync()`` returns, every change the X server made before the sync is in the model, and
+every window that changed since the last ``take_trail()`` is in the trail.
 
 Window-manager quirks handled: ``_NET_ACTIVE_WINDOW`` is briefly 0 during a switch and windows can
 vanish between an event and a query (BadWindow is caught everywhere); xterm has no
@@ -22,7 +21,6 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from Xlib import X, Xatom
 from Xlib import display as xdisplay
 from Xlib import error as xerror
 
+from jobshadow.capture.backend import FocusEvent, Snapshot, StackEntry
 from jobshadow.capture.x11.display import connect
 from jobshadow.records import Rect, WindowInfo
 
@@ -53,31 +52,6 @@ class _Child:
     mapped: bool
     override_redirect: bool
     client: int | None = None  # the managed client window inside a frame
-
-
-@dataclass(frozen=True)
-class StackEntry:
-    """One visible root child in a snapshot (bottom to top), with the client it shows."""
-
-    wid: int
-    outer: Rect
-    info: WindowInfo | None  # None: nobody can say which application drew it
-    popup: bool
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Visible windows, bottom to top, as of the sync that produced it."""
-
-    entries: tuple[StackEntry, ...]
-    synced_at: float
-    root: Rect
-
-    def window_at(self, x: int, y: int) -> StackEntry | None:
-        for e in reversed(self.entries):
-            if e.outer.contains(x, y):
-                return e
-        return None
 
 
 class X11Windows:
@@ -103,7 +77,7 @@ class X11Windows:
         self._trail: dict[int, list[StackEntry]] = {}
         self._active: int | None = None
         self._snapshot: Snapshot | None = None
-        self._focus_events: list[tuple[float, WindowInfo | None]] = []
+        self._focus_events: list[FocusEvent] = []
         self._pending_none: float | None = None
         with self._lock:
             self._root.change_attributes(event_mask=_ROOT_MASK)
@@ -130,10 +104,15 @@ class X11Windows:
             self._snapshot = self._make_snapshot()
             return self._snapshot
 
-    def pump(self) -> None:
-        """Apply queued events without a round trip (cheap; for the idle loop)."""
+    def pump(self) -> list[FocusEvent]:
+        """Apply queued events without a round trip (cheap; for the idle loop); focus changes due."""
         with self._lock:
             self._drain()
+            if self._pending_none is not None and time.monotonic() - self._pending_none >= _NO_FOCUS_DEBOUNCE:
+                self._focus_events.append((self._pending_none, None))
+                self._pending_none = None
+            out, self._focus_events = self._focus_events, []
+            return out
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -145,14 +124,6 @@ class X11Windows:
         with self._lock:
             out = [e for states in self._trail.values() for e in states]
             self._trail.clear()
-            return out
-
-    def take_focus_events(self) -> list[tuple[float, WindowInfo | None]]:
-        with self._lock:
-            if self._pending_none is not None and time.monotonic() - self._pending_none >= _NO_FOCUS_DEBOUNCE:
-                self._focus_events.append((self._pending_none, None))
-                self._pending_none = None
-            out, self._focus_events = self._focus_events, []
             return out
 
     def active(self) -> WindowInfo | None:
@@ -488,12 +459,6 @@ class X11Windows:
         left, right, top, bottom = ext
         r = child.rect
         return Rect(r.x + left, r.y + top, max(0, r.width - left - right), max(0, r.height - top - bottom))
-
-    def iter_clients(self) -> Iterator[WindowInfo]:
-        with self._lock:
-            for e in self._make_snapshot().entries:
-                if e.info is not None and not e.popup:
-                    yield e.info
 
 
 def _process_name(pid: int | None) -> str | None:
