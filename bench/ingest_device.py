@@ -118,8 +118,7 @@ class Device:
 
 
 def _deliver_all(dev: Device, start: threading.Barrier, out: dict[str, Any]) -> None:
-    from jobshadow.errors import RequestRejected
-    from jobshadow.upload.client import Transient
+    from jobshadow.errors import RequestRejected, Transient
 
     start.wait()
     for item in dev.items:
@@ -272,7 +271,7 @@ def long_poll_worker(spec: dict[str, Any], ready: Any, go: Any, results: Any) ->
             cfg = client.device_config(None, 0)
             client.close()
             assert cfg is not None
-            identities.append((identity, cfg["etag"]))
+            identities.append((identity, cfg.etag))
         ready.put({"worker": wid, "ok": True})
     except Exception:
         ready.put({"worker": wid, "ok": False, "error": traceback.format_exc()})

@@ -15,6 +15,7 @@ import pytest
 from jobshadow.agent.control import send_command
 from jobshadow.agent.recorder import Recorder
 from jobshadow.config import CaptureSettings, ProtectSettings, ScopeSettings, SegmentSettings, Settings
+from jobshadow.device_api import Consent, DeviceConfig, DeviceStatus, Programme, Scope, UploadPolicy
 from jobshadow.errors import ControlError
 from jobshadow.home import Home
 from jobshadow.protect.consent import ConsentStore
@@ -146,9 +147,9 @@ def test_a_scope_from_the_collector_applies_from_where_it_arrives(recorder: Runn
     desktop.open("Jira", "board")
     with recorder:
         desktop.input.type_text("before ", echo=ECHO)
-        recorder.rec._on_remote_config({"programme": {"state": "running"}, "consent": {"state": "given"},
-                                        "device": {"revoked": False},
-                                        "scope": {"name": "work", "version": 3, "apps": ["jira"]}})
+        recorder.rec._on_remote_config(DeviceConfig("e1", Programme("running"), Consent("given"),
+                                                     Scope("work", 3, apps=("jira",)), UploadPolicy(True),
+                                                     DeviceStatus("d1")))
         desktop.input.type_text("after ", echo=ECHO)
         wait_for(lambda: recorder.written("key_press") >= 6, 10, "the keys after the scope")
         assert recorder.rec.filter.policy.settings.allow_apps == ("jira",)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from jobshadow.device_api import DeviceConfig, Programme
 from jobshadow.errors import InputError, RequestRejected
 from jobshadow.govern.audit import AuditLog
 from jobshadow.protocol import sign_request
@@ -169,12 +170,12 @@ def test_devices_see_a_new_scope_and_the_kill_switch_within_seconds(collector: L
     client = CollectorClient(collector.url, device.identity)
     request_closing(client)
     first = client.device_config(None, 0)
-    assert first is not None and first["scope"] is None and first["programme"]["state"] == "running"
+    assert first is not None and first.scope is None and first.programme.state == "running"
     results: dict[str, object] = {}
 
     def poll() -> None:
         t0 = time.monotonic()
-        results["cfg"] = client.device_config(first["etag"], 15)
+        results["cfg"] = client.device_config(first.etag, 15)
         results["s"] = time.monotonic() - t0
 
     t = threading.Thread(target=poll)
@@ -183,7 +184,7 @@ def test_devices_see_a_new_scope_and_the_kill_switch_within_seconds(collector: L
     collector.approve_scope("work", apps=("xterm",))
     t.join()
     cfg = results["cfg"]
-    assert isinstance(cfg, dict) and cfg["scope"]["name"] == "work"
+    assert isinstance(cfg, DeviceConfig) and cfg.scope is not None and cfg.scope.name == "work"
     assert results["s"] < 5  # type: ignore[operator]
     t = threading.Thread(target=poll)
     first = cfg  # type: ignore[assignment]
@@ -192,13 +193,13 @@ def test_devices_see_a_new_scope_and_the_kill_switch_within_seconds(collector: L
     collector.admin.pause_programme("security incident 7", by="ciso@example.com")
     t.join()
     cfg = results["cfg"]
-    assert isinstance(cfg, dict) and cfg["programme"] == {"state": "paused", "reason": "security incident 7"}
-    assert cfg["upload"]["allowed"] is False
+    assert isinstance(cfg, DeviceConfig) and cfg.programme == Programme("paused", "security incident 7")
+    assert cfg.upload.allowed is False
     assert results["s"] < 5  # type: ignore[operator]
     assert collector.service.landing.quarantined()
     collector.admin.resume_programme(by="ciso@example.com")
     assert not collector.service.landing.quarantined()
-    assert client.device_config(None, 0)["programme"]["state"] == "running"  # type: ignore[index]
+    assert client.device_config(None, 0).programme.state == "running"  # type: ignore[union-attr]
     # Both levers were audited, and the audit log verifies.
     log = AuditLog(collector.settings.home / "server" / "audit.db", readonly=True)
     try:
@@ -212,10 +213,10 @@ def test_consent_mirror_both_ways(collector: LiveCollector, device: FleetDevice)
     client = CollectorClient(collector.url, device.identity)
     request_closing(client)
     client.report_consent("given")
-    assert client.device_config(None, 0)["consent"]["state"] == "given"  # type: ignore[index]
+    assert client.device_config(None, 0).consent.state == "given"  # type: ignore[union-attr]
     collector.admin.set_consent("alice@example.com", "withdrawn", "server", by="hr-mailbox@example.com")
     cfg = client.device_config(None, 0)
-    assert cfg is not None and cfg["consent"]["state"] == "withdrawn" and not cfg["upload"]["allowed"]
+    assert cfg is not None and cfg.consent.state == "withdrawn" and not cfg.upload.allowed
 
 
 @pytest.mark.parametrize("email", ["ceo@example.com", "intern@example.com", "vp.engineering@example.com",
@@ -232,10 +233,10 @@ def test_same_controls_for_every_person(collector: LiveCollector, tmp_path: Path
     request_closing(client)
     collector.approve_scope("work", apps=("xterm",))
     collector.admin.pause_programme("drill", by="admin@example.com")
-    assert client.device_config(None, 0)["upload"]["allowed"] is False  # type: ignore[index]
+    assert client.device_config(None, 0).upload.allowed is False  # type: ignore[union-attr]
     collector.admin.resume_programme(by="admin@example.com")
     collector.admin.set_consent(email, "withdrawn", "server", by="person:hr@example.com")
-    assert client.device_config(None, 0)["consent"]["state"] == "withdrawn"  # type: ignore[index]
+    assert client.device_config(None, 0).consent.state == "withdrawn"  # type: ignore[union-attr]
     collector.admin.revoke_device(dev.identity.device_id, by="person:admin@example.com")
     with pytest.raises(RequestRejected) as exc:
         client.device_config(None, 0)

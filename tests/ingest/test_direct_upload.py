@@ -17,11 +17,11 @@ import pytest
 
 from jobshadow.config import UploadSettings
 from jobshadow.crypto.recipients import Recipient
-from jobshadow.errors import RequestRejected
+from jobshadow.errors import RequestRejected, Transient
 from jobshadow.protocol import API
 from jobshadow.spool.store import open_segment
 from jobshadow.testing.fleet import FleetDevice, LiveCollector, make_segment
-from jobshadow.upload.client import CollectorClient, Transient
+from jobshadow.upload.client import CollectorClient
 from jobshadow.upload.uploader import OutboxItem, Uploader
 
 from .test_upload_api import landed_snapshot, seal_bytes

@@ -129,7 +129,7 @@ def test_the_collector_opens_no_key_but_the_landing_key(tmp_path: Path) -> None:
         try:
             client.report_consent("given")
             cfg = client.device_config(None, 0)
-            assert cfg is not None and cfg["scope"]["name"] == "work" and cfg["upload"]["allowed"]
+            assert cfg is not None and cfg.scope is not None and cfg.scope.name == "work" and cfg.upload.allowed
         finally:
             client.close()
         make_segment(device.home, events=20, scope=collector.scope)

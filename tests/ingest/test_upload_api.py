@@ -207,7 +207,7 @@ def test_another_devices_upload_is_invisible(collector: LiveCollector, client: C
 
 def test_kill_switch_and_withdrawal_stop_uploads(collector: LiveCollector, device: FleetDevice,
                                                  client: CollectorClient) -> None:
-    from jobshadow.upload.client import Transient
+    from jobshadow.errors import Transient
 
     make_segment(device.home, events=100)
     collector.admin.pause_programme("incident", by="ciso@example.com")

@@ -8,7 +8,7 @@ from jobshadow.protect.filter import DeviceFilter
 from jobshadow.protect.scope import ScopePolicy
 from jobshadow.protect.titles import redact_title
 from jobshadow.protect.typed_text import TypedTextGuard
-from jobshadow.records import FocusChange, KeyEvent, MouseButton, Rect, Redaction, WindowInfo
+from jobshadow.records import FocusChange, KeyEvent, MouseButton, MouseMove, Rect, Redaction, Scroll, WindowInfo
 from jobshadow.sensitive import scan
 from tests.protect.test_typed_text import Typist
 
@@ -97,3 +97,62 @@ def test_a_click_in_the_same_window_starts_a_new_field() -> None:
         flt.apply(e)
     flt.apply(MouseButton(t.t + 0.1, "mouse_press", 1, 50, 50))
     assert flt.guard._context.endswith("alice\x1f")
+
+
+def test_pointer_events_are_kept_only_over_an_in_scope_window() -> None:
+    flt = make()
+    assert [r.record for r in flt.apply(MouseMove(1.0, 50, 50))] == [MouseMove(1.0, 50, 50)]
+    assert flt.apply(MouseMove(1.1, 800, 50)) == []  # over Signal
+    assert flt.apply(Scroll(1.2, 800, 50, 0, 1)) == []
+    assert flt.apply(MouseMove(1.3, 1500, 900)) == []  # the desktop: nothing in scope
+    assert flt.suppressed == {"mouse_move": 2, "scroll": 1}
+
+
+def test_a_button_release_follows_the_fate_of_its_press() -> None:
+    flt = make()
+    # Pressed in scope, released over an excluded window (a drag): the pair stays whole.
+    assert len(flt.apply(MouseButton(1.0, "mouse_press", 1, 50, 50))) == 1
+    assert len(flt.apply(MouseButton(1.2, "mouse_release", 1, 800, 50))) == 1
+    # Pressed over the excluded window, released in scope: neither is kept.
+    assert flt.apply(MouseButton(2.0, "mouse_press", 1, 800, 50)) == []
+    assert flt.apply(MouseButton(2.2, "mouse_release", 1, 50, 50)) == []
+
+
+def test_a_stream_the_scope_leaves_out_is_not_recorded_at_all() -> None:
+    flt = make()
+    flt.streams = frozenset({"keyboard", "screen"})
+    flt.apply(InputFocusNotice(0.5, 1))
+    assert flt.apply(MouseMove(1.0, 50, 50)) == [] and flt.apply(FocusChange(1.1, WORK)) == []
+    assert flt.suppressed == {"stream_mouse": 1, "stream_window": 1}
+
+
+def test_focus_out_of_scope_is_written_once_and_names_nothing() -> None:
+    flt = make()
+    first = flt.apply(FocusChange(1.0, OTHER))
+    assert [r.record for r in first] == [FocusChange(1.0, None)]
+    assert flt.apply(FocusChange(2.0, OTHER)) == []  # still out of scope: nothing changed we may record
+    back = flt.apply(FocusChange(3.0, WORK))
+    assert isinstance(back[0].record, FocusChange) and back[0].record.window == WORK
+
+
+def test_keyboard_focus_moving_releases_held_text_checked() -> None:
+    flt = make()
+    flt.apply(InputFocusNotice(0.5, 1))
+    t = Typist()
+    out = []
+    for e in t.text("unfinished"):
+        out += flt.apply(e)
+    assert flt.guard.held > 0 and not [r for r in out if isinstance(r.record, KeyEvent)]
+    out += flt.apply(InputFocusNotice(t.t + 0.1, 2))  # the keys' window lost focus: the word is complete
+    assert flt.guard.held == 0
+    assert "".join(r.record.char or "" for r in out if isinstance(r.record, KeyEvent)
+                   and r.record.kind == "key_press") == "unfinished"
+
+
+def test_discarding_drops_held_keys_and_taints() -> None:
+    flt = make()
+    flt.apply(InputFocusNotice(0.5, 1))
+    for e in Typist().text("half"):
+        flt.apply(e)
+    assert flt.discard() > 0
+    assert flt.guard.held == 0 and flt.flush() == []

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 from jobshadow.config import ScopeSettings, Settings
-from jobshadow.errors import StateError
+from jobshadow.device_api import DeviceConfig, Scope
+from jobshadow.errors import StateError, Transient
 from jobshadow.home import Home
 from jobshadow.protect.consent import ConsentStore
 from jobshadow.spool.keys import SpoolKey, load_spool_key
-from jobshadow.upload.client import CollectorClient, Transient
+from jobshadow.upload.client import CollectorClient
 from jobshadow.upload.identity import DeviceIdentity, load_identity
 from jobshadow.upload.sync import DeviceSync
 from jobshadow.upload.uploader import Uploader, UploadStats
@@ -27,13 +28,13 @@ from jobshadow.upload.uploader import Uploader, UploadStats
 log = logging.getLogger(__name__)
 
 
-def scope_settings(remote: dict[str, Any], local: ScopeSettings) -> ScopeSettings:
+def scope_settings(remote: Scope, local: ScopeSettings) -> ScopeSettings:
     """The effective scope: the collector's, narrowed by local deny rules."""
     return ScopeSettings(
-        allow_apps=tuple(remote.get("apps", ())),
-        deny_apps=tuple(remote.get("deny_apps", ())) + local.deny_apps,
-        allow_titles=tuple(remote.get("allow_titles", ())),
-        deny_titles=tuple(remote.get("deny_titles", ())) + local.deny_titles,
+        allow_apps=remote.apps,
+        deny_apps=remote.deny_apps + local.deny_apps,
+        allow_titles=remote.allow_titles,
+        deny_titles=remote.deny_titles + local.deny_titles,
     )
 
 
@@ -41,7 +42,7 @@ class Enrolment:
     """Sync plus uploader threads for an enrolled device."""
 
     def __init__(self, settings: Settings, home: Home, identity: DeviceIdentity, key: SpoolKey,
-                 on_config: Callable[[dict[str, Any]], None], *, upload: bool = True) -> None:
+                 on_config: Callable[[DeviceConfig], None], *, upload: bool = True) -> None:
         self.settings = settings
         self.home = home
         self.identity = identity
@@ -66,19 +67,11 @@ class Enrolment:
         cfg = self.sync.config
         if cfg is None:
             return "no configuration from the collector yet"
-        if cfg.get("device", {}).get("revoked"):
-            return "this device was revoked"
-        if cfg.get("programme", {}).get("state") != "running":
-            return "the programme is paused"
-        if cfg.get("consent", {}).get("state") == "withdrawn":
-            return "consent was withdrawn at the collector"
-        if not cfg.get("upload", {}).get("allowed"):
-            return "the collector does not accept uploads from this device"
-        return None
+        return cfg.upload_blocker()
 
-    def _config(self, cfg: dict[str, Any]) -> None:
+    def _config(self, cfg: DeviceConfig) -> None:
         # The consent mirror: tell the collector what this person decided here.
-        server_state = cfg.get("consent", {}).get("state")
+        server_state = cfg.consent.state
         local = self.consent.read().state
         if server_state != "withdrawn" and local in ("given", "withdrawn") and local != server_state \
                 and self._reported != local:
@@ -102,14 +95,15 @@ class Enrolment:
             self.uploader.close()
 
     def status(self) -> dict[str, Any]:
-        cfg = self.sync.config or {}
+        cfg = self.sync.config
+        scope = cfg.scope if cfg is not None else None
         up = self.uploader.stats if self.uploader else UploadStats()
         return {
             "device_id": self.identity.device_id,
             "server": self.identity.server_url,
-            "programme": cfg.get("programme", {}).get("state"),
-            "scope": (cfg.get("scope") or {}).get("name"),
-            "scope_version": (cfg.get("scope") or {}).get("version"),
+            "programme": cfg.programme.state if cfg is not None else None,
+            "scope": scope.name if scope is not None else None,
+            "scope_version": scope.version if scope is not None else None,
             "last_contact": self.sync.last_contact,
             "sync_error": self.sync.error,
             "uploads": {"landed": up.landed, "bytes_sent": up.bytes_sent, "retries": up.retries,

@@ -53,6 +53,7 @@ from jobshadow.agent.writer_worker import WindowLookup, WriterWorker
 from jobshadow.capture.backend import BackendFactory, DamageNotice, InputFocusNotice, StreamItem
 from jobshadow.capture.framing import ActionClassifier, FramePlanner
 from jobshadow.config import Settings
+from jobshadow.device_api import DeviceConfig
 from jobshadow.errors import ConsentError
 from jobshadow.home import Home
 from jobshadow.protect.consent import ConsentStore
@@ -279,30 +280,27 @@ class Recorder:
                                    upload=upload)
         self.enrolment.start()
 
-    def _on_remote_config(self, cfg: dict[str, Any]) -> None:
+    def _on_remote_config(self, cfg: DeviceConfig) -> None:
         """Apply the collector's configuration (device-sync thread; at start, the caller's)."""
         gate = self.gate
         gate.hold("config", False)
-        gate.hold("revoked", bool(cfg.get("device", {}).get("revoked")), "this device was revoked")
-        prog = cfg.get("programme", {})
-        gate.set_programme_paused(prog.get("state") == "paused", str(prog.get("reason", "")))
-        if cfg.get("consent", {}).get("state") == "withdrawn" and self.consent.read().state == "given":
+        gate.hold("revoked", cfg.device.revoked, "this device was revoked")
+        gate.set_programme_paused(cfg.programme.state == "paused", cfg.programme.reason)
+        if cfg.consent.state == "withdrawn" and self.consent.read().state == "given":
             self.consent.withdraw()
             self.withdraw()
             return
-        scope = cfg.get("scope")
+        scope = cfg.scope
         if scope is None:
             gate.hold("scope", True, "no active collection scope")
             return
-        update = PolicyUpdate(ScopePolicy(scope_settings(scope, self.settings.capture.scope)),
-                              frozenset(scope.get("streams", STREAMS)))
+        update = PolicyUpdate(ScopePolicy(scope_settings(scope, self.settings.capture.scope)), frozenset(scope.streams))
         # The screen and writer threads switch at this point of their own streams.
         self.ch.screen.append(update)
         self.ch.events.append(update)
         gate.hold("scope", False)
         now = time.monotonic()
-        self.ch.events.append(Marker(t=now, name="scope", detail={"name": scope.get("name"),
-                                                                   "version": scope.get("version")}))
+        self.ch.events.append(Marker(t=now, name="scope", detail={"name": scope.name, "version": scope.version}))
         # The window in focus may have just come into (or gone out of) scope.
         windows = self.backend.windows
         self.ch.events.append(FocusChange(t=now, window=with_geometry(windows, windows.active())))

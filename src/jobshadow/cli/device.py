@@ -39,11 +39,15 @@ def enroll(app: AppContext, server_url: str, code: str, name: str | None) -> Non
 @pass_app
 def status(app: AppContext, as_json: bool) -> None:
     """Enrolment, and the last configuration received from the collector."""
+    import msgspec
+
     from jobshadow.upload.identity import load_identity
     from jobshadow.upload.sync import cached_config
 
     ident = load_identity(app.home)
-    data = {"enrolled": ident is not None, **(ident.as_json() if ident else {}), "config": cached_config(app.home)}
+    cached = cached_config(app.home)
+    data = {"enrolled": ident is not None, **(ident.as_json() if ident else {}),
+            "config": msgspec.to_builtins(cached) if cached is not None else None}
     if as_json:
         emit_json(data)
         return

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jobshadow.durable import fsync_path
 from jobshadow.govern.dataset_registry import (
     ACTIVE,
     BUILDING,
@@ -213,14 +214,6 @@ def fsync_tree(root: Path) -> None:
     for path in sorted(root.rglob("*"), key=lambda p: -len(p.parts)):
         fsync_path(path)
     fsync_path(root)
-
-
-def fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def unwritable(location: Path) -> str | None:

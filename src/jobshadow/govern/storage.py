@@ -19,6 +19,7 @@ import fsspec
 
 from jobshadow.config import Settings
 from jobshadow.crypto.recipients import Recipient
+from jobshadow.durable import fsync_path
 from jobshadow.errors import StateError
 from jobshadow.govern.locks import TableLocks
 from jobshadow.home import create_private
@@ -198,7 +199,7 @@ class ObjectStore:
         os.replace(tmp, d)
         # Both names linking the same file (a retried store of one upload): rename left tmp.
         tmp.unlink(missing_ok=True)
-        _fsync_dir(d.parent)
+        fsync_path(d.parent)
         return self.uri(name)
 
     def put_bytes(self, data: bytes, name: str) -> str:
@@ -220,7 +221,7 @@ class ObjectStore:
         finally:
             os.close(fd)
         os.replace(tmp, d)
-        _fsync_dir(d.parent)
+        fsync_path(d.parent)
         return self.uri(name)
 
     def open(self, name: str) -> Any:
@@ -265,14 +266,6 @@ def drop_cached(fd: int) -> None:
     """
     if hasattr(os, "posix_fadvise"):
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _read_private(path: Path) -> bytes:

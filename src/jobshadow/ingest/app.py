@@ -31,6 +31,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobshadow.config import Settings
+from jobshadow.device_api import ConsentReply, DeviceConfig, UploadState
 from jobshadow.errors import RequestRejected
 from jobshadow.ingest import schemas
 from jobshadow.ingest.metrics import Metrics, MetricsListener
@@ -117,6 +118,18 @@ def target_of(request: Request) -> str:
     return (raw + (b"?" + qs if qs else b"")).decode("latin-1")
 
 
+def body_response(body: msgspec.Struct, *, status_code: int = 200,
+                  headers: Mapping[str, str] | None = None) -> Response:
+    """An answer body (``jobshadow.device_api``) as the JSON response the device decodes."""
+    return Response(msgspec.json.encode(body), status_code=status_code, headers=headers,
+                    media_type="application/json")
+
+
+def upload_response(state: Mapping[str, Any], *, status_code: int = 200) -> Response:
+    """An upload's state, checked against the shared ``UploadState`` the device decodes it into."""
+    return body_response(msgspec.convert(state, UploadState), status_code=status_code)
+
+
 def decode(body: bytes, typ: type[Any]) -> Any:
     if not body:
         raise RequestRejected(400, "empty_body", "a JSON body is required")
@@ -170,11 +183,11 @@ def create_app(settings: Settings, service: CollectorService | None = None, *,
         body = await read_body(request, JSON_LIMIT)
         req = decode(body, schemas.EnrollRequest)
         out = await anyio.to_thread.run_sync(svc.enroll, req.code, bytes.fromhex(req.public_key), req.name)
-        return JSONResponse(out, status_code=201)
+        return body_response(out, status_code=201)
 
     async def device_config(request: Request) -> Response:
         device, current = await signed(request, JSON_LIMIT, lambda d, _: (d, svc.device_config(d)))
-        cfg: dict[str, Any] | None = current
+        cfg: DeviceConfig | None = current
         try:
             wait = float(request.query_params.get("wait", "0"))
         except ValueError:
@@ -185,11 +198,11 @@ def create_app(settings: Settings, service: CollectorService | None = None, *,
         while True:
             if cfg is None:
                 cfg = await anyio.to_thread.run_sync(svc.device_config, device)
-            if cfg["etag"] != known:
-                return JSONResponse(cfg, headers={"ETag": f'"{cfg["etag"]}"'})
+            if cfg.etag != known:
+                return body_response(cfg, headers={"ETag": f'"{cfg.etag}"'})
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not await watch.wait(remaining):
-                return Response(status_code=304, headers={"ETag": f'"{cfg["etag"]}"'})
+                return Response(status_code=304, headers={"ETag": f'"{cfg.etag}"'})
             cfg = None
 
     async def device_consent(request: Request) -> Response:
@@ -199,7 +212,7 @@ def create_app(settings: Settings, service: CollectorService | None = None, *,
             return str(req.state)
 
         state = await signed(request, JSON_LIMIT, work)
-        return JSONResponse({"ok": True, "state": state})
+        return body_response(ConsentReply(True, state))
 
     async def begin_upload(request: Request) -> Response:
         def work(device: Device, body: bytes) -> dict[str, Any]:
@@ -207,12 +220,12 @@ def create_app(settings: Settings, service: CollectorService | None = None, *,
             return svc.begin_upload(device, req.content_hash, req.payload_sha256, req.size, req.segment_id)
 
         out = await signed(request, JSON_LIMIT, work)
-        return JSONResponse(out, status_code=201 if out["state"] == "open" and out["received"] == 0 else 200)
+        return upload_response(out, status_code=201 if out["state"] == "open" and out["received"] == 0 else 200)
 
     async def upload(request: Request) -> Response:
         upload_id = request.path_params["upload_id"]
         if request.method == "GET":
-            return JSONResponse(await signed(request, JSON_LIMIT, lambda d, _: svc.upload_status(d, upload_id)))
+            return upload_response(await signed(request, JSON_LIMIT, lambda d, _: svc.upload_status(d, upload_id)))
 
         def put(device: Device, body: bytes) -> dict[str, Any]:
             try:
@@ -226,7 +239,7 @@ def create_app(settings: Settings, service: CollectorService | None = None, *,
             metrics.bytes_in.inc(len(body))
             return out
 
-        return JSONResponse(await signed(request, max_chunk, put))
+        return upload_response(await signed(request, max_chunk, put))
 
     async def landed(result: concurrent.futures.Future[dict[str, Any]] | dict[str, Any]) -> Response:
         if not isinstance(result, dict):
@@ -236,7 +249,7 @@ def create_app(settings: Settings, service: CollectorService | None = None, *,
                 raise RequestRejected(503, "commit_pending", "landing commit still pending; retry",
                                       retry_after=5) from None
         metrics.landed.inc()
-        return JSONResponse(result)
+        return upload_response(result)
 
     async def complete(request: Request) -> Response:
         upload_id = request.path_params["upload_id"]

@@ -14,6 +14,9 @@ import json
 import time
 from typing import Any
 
+import msgspec
+
+from jobshadow.device_api import Consent, DeviceConfig, DeviceStatus, EnrollResponse, Programme, Scope, UploadPolicy
 from jobshadow.govern import CollectorDoor, Device
 
 
@@ -21,9 +24,10 @@ class DeviceControl:
     def __init__(self, door: CollectorDoor) -> None:
         self.door = door
 
-    def enroll(self, code: str, public_key: bytes, name: str) -> dict[str, Any]:
+    def enroll(self, code: str, public_key: bytes, name: str) -> EnrollResponse:
         out = self.door.people.enroll(code, public_key, name)
-        return {**out, "landing_public_key": self.door.landing.public_key.hex(), "server_time": time.time()}
+        return EnrollResponse(out["device_id"], out["person_id"], out["person"], self.door.landing.public_key.hex(),
+                              time.time())
 
     def config_version(self) -> int:
         return self.door.programme.config_version()
@@ -39,15 +43,16 @@ class DeviceControl:
         self.door.audit(f"device:{device.id}", f"consent.{state}", f"person:{device.person_id}",
                         detail={"source": "device"})
 
-    def device_config(self, device: Device) -> dict[str, Any]:
+    def device_config(self, device: Device) -> DeviceConfig:
         programme = self.door.programme.programme()
         consent = self.door.programme.consent_of(device.person_id)
-        body: dict[str, Any] = {
-            "programme": {"state": programme["state"], "reason": programme["reason"]},
-            "consent": {"state": consent},
-            "scope": self.active_scope(),
-            "upload": {"allowed": programme["state"] == "running" and consent != "withdrawn"},
-            "device": {"id": device.id, "revoked": device.revoked},
-        }
-        body["etag"] = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
-        return body
+        scope = self.active_scope()
+        cfg = DeviceConfig(
+            "", Programme(programme["state"], programme["reason"]), Consent(consent),
+            msgspec.convert(scope, Scope) if scope is not None else None,
+            UploadPolicy(programme["state"] == "running" and consent != "withdrawn"),
+            DeviceStatus(device.id, device.revoked))
+        body = msgspec.to_builtins(cfg)
+        del body["etag"]
+        etag = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
+        return msgspec.structs.replace(cfg, etag=etag)

@@ -1,76 +1,27 @@
-"""Request and response bodies of the collector API, and its OpenAPI document (server).
+"""The collector API's OpenAPI document (server), generated from the shared body structs.
 
-Bodies are msgspec structs: decoding validates types and rejects unknown fields, and the same
-structs produce the JSON Schemas in the OpenAPI document, so the spec cannot drift from the code.
+The bodies themselves live in ``jobshadow.device_api``, shared with the device: decoding validates
+types and rejects unknown fields, and the same structs produce the JSON Schemas here, so the spec
+cannot drift from the code on either side.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import msgspec
-from msgspec import Meta
 
 from jobshadow import __version__
+from jobshadow.device_api import (
+    BeginUploadRequest,
+    ConsentRequest,
+    DeviceConfig,
+    EnrollRequest,
+    EnrollResponse,
+    ErrorBody,
+    UploadState,
+)
 from jobshadow.protocol import API, H_DEVICE, H_NONCE, H_SIGNATURE, H_TIMESTAMP
-
-Hex64 = Annotated[str, Meta(pattern="^[0-9a-f]{64}$")]
-
-
-class _Body(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    pass
-
-
-class EnrollRequest(_Body, forbid_unknown_fields=True, frozen=True):
-    code: Annotated[str, Meta(min_length=4, max_length=64)]
-    public_key: Annotated[str, Meta(pattern="^[0-9a-f]{64}$", description="Ed25519 public key, hex")]
-    name: Annotated[str, Meta(max_length=200)] = ""
-
-
-class EnrollResponse(_Body, forbid_unknown_fields=True, frozen=True):
-    device_id: str
-    person_id: str
-    person: str
-    landing_public_key: str
-    server_time: float
-
-
-class ConsentRequest(_Body, forbid_unknown_fields=True, frozen=True):
-    state: Literal["given", "withdrawn"]
-
-
-class BeginUploadRequest(_Body, forbid_unknown_fields=True, frozen=True):
-    content_hash: Hex64
-    payload_sha256: Hex64
-    size: Annotated[int, Meta(gt=0)]
-    segment_id: Annotated[str, Meta(pattern="^[0-9A-Za-z_.-]{1,64}$")]
-
-
-class UploadState(_Body, forbid_unknown_fields=True, frozen=True):
-    upload_id: str
-    state: Literal["open", "landed", "rejected"]
-    received: int
-    size: int | None = None
-    reason: str | None = None
-    content_hash: str | None = None
-
-
-class ErrorDetail(_Body, forbid_unknown_fields=True, frozen=True):
-    code: str
-    message: str
-
-
-class ErrorBody(_Body, forbid_unknown_fields=True, frozen=True):
-    error: ErrorDetail
-
-
-class DeviceConfig(msgspec.Struct, frozen=True):
-    etag: str
-    programme: dict[str, Any]
-    consent: dict[str, Any]
-    scope: dict[str, Any] | None
-    upload: dict[str, Any]
-    device: dict[str, Any]
 
 
 def _signed_params() -> list[dict[str, Any]]:
@@ -154,3 +105,7 @@ def openapi() -> dict[str, Any]:
         },
         "components": {"schemas": components},
     }
+
+
+__all__ = ["BeginUploadRequest", "ConsentRequest", "DeviceConfig", "EnrollRequest", "EnrollResponse", "ErrorBody",
+           "UploadState", "openapi"]

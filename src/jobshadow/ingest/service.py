@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from jobshadow.config import Settings
+from jobshadow.device_api import DeviceConfig, EnrollResponse
 from jobshadow.govern import CollectorDoor, Device
 from jobshadow.ingest import db
 from jobshadow.ingest.auth import DeviceAuth
@@ -73,10 +74,10 @@ class CollectorService:
     def prune_nonces(self) -> int:
         return self.auth.prune_nonces()
 
-    def enroll(self, code: str, public_key: bytes, name: str) -> dict[str, Any]:
+    def enroll(self, code: str, public_key: bytes, name: str) -> EnrollResponse:
         return self.control.enroll(code, public_key, name)
 
-    def device_config(self, device: Device) -> dict[str, Any]:
+    def device_config(self, device: Device) -> DeviceConfig:
         return self.control.device_config(device)
 
     def report_consent(self, device: Device, state: str) -> None:

@@ -10,7 +10,6 @@ not parsed here (curation does that).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import zlib
 from collections.abc import Callable
@@ -23,44 +22,9 @@ from mcap.stream_reader import StreamReader
 
 from jobshadow.crypto.sealed import SealedReader
 from jobshadow.errors import JobshadowError, RequestRejected
+from jobshadow.hashing import HashingReader
 from jobshadow.segment.format import META_END, META_SEGMENT
 from jobshadow.segment.writer import decode_metadata
-
-
-class _Hashing(io.RawIOBase):
-    """Hashes the bytes read through it (the MCAP plaintext, for the content hash)."""
-
-    def __init__(self, inner: io.RawIOBase) -> None:
-        super().__init__()
-        self.inner = inner
-        self.sha = hashlib.sha256()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        n = self.inner.readinto(b) or 0
-        self.sha.update(memoryview(b)[:n])
-        return n
-
-
-class _Digesting:
-    """A binary source that hashes what is read from it (the sealed payload, in the same pass)."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self.raw = raw
-        self.sha = hashlib.sha256()
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
-        self.sha.update(data)
-        return data
-
-    def hexdigest(self) -> str:
-        """The hash of everything, including what the reader did not get to."""
-        while data := self.raw.read(4 * 2**20):
-            self.sha.update(data)
-        return self.sha.hexdigest()
 
 
 def verify_sealed_segment(raw: BinaryIO, key_for: Callable[[Any], bytes], payload_sha256: str, content_hash: str,
@@ -70,18 +34,18 @@ def verify_sealed_segment(raw: BinaryIO, key_for: Callable[[Any], bytes], payloa
     A payload that is not what its hash says is reported as such (damaged in transit) before
     any complaint about what it decrypts to.
     """
-    src = _Digesting(raw)
+    src = HashingReader(raw)  # the sealed payload, hashed as it is decrypted
     try:
         reader = SealedReader(src, key_for, name="upload")  # type: ignore[arg-type]
         info = check_segment(reader, content_hash, segment_id)
     except (RequestRejected, JobshadowError) as exc:
-        if src.hexdigest() != payload_sha256:
+        if src.hexdigest(drain=True) != payload_sha256:
             raise RequestRejected(422, "payload_hash_mismatch",
                                   "the payload does not match its declared SHA-256") from None
         if isinstance(exc, RequestRejected):
             raise
         raise RequestRejected(422, "not_decryptable", f"payload does not decrypt: {exc}") from None
-    if src.hexdigest() != payload_sha256:
+    if src.hexdigest(drain=True) != payload_sha256:
         raise RequestRejected(422, "payload_hash_mismatch", "the payload does not match its declared SHA-256")
     return info
 
@@ -93,7 +57,7 @@ def check_segment(plaintext: io.RawIOBase, content_hash: str, segment_id: str) -
     must end with a footer, and it must carry the jobshadow segment metadata. Message payloads
     are not parsed here (that is the curation stage's job); this is about integrity.
     """
-    hashing = _Hashing(plaintext)
+    hashing = HashingReader(plaintext)  # the MCAP plaintext, for the content hash
     reader = StreamReader(io.BufferedReader(hashing, 1 << 20), emit_chunks=True, record_size_limit=256 * 2**20)
     meta: dict[str, Any] = {}
     end: dict[str, Any] = {}

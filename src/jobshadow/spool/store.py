@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from jobshadow.crypto.sealed import OpenedSealed, SealedHeader, key_id, open_sealed
+from jobshadow.durable import fsync_path
 from jobshadow.errors import SegmentNotFound, WrongKey
 from jobshadow.home import Home
 from jobshadow.segment.reader import SegmentContent, parse
@@ -103,7 +104,7 @@ class SpoolStore:
     def finalize(self, open_path: Path) -> Path:
         final = open_path.with_name(open_path.name[: -len(".part")])
         os.replace(open_path, final)
-        _fsync_dir(final.parent)
+        fsync_path(final.parent)
         return final
 
 
@@ -126,11 +127,3 @@ def open_segment(path: Path, key: SpoolKey, *, allow_unfinished: bool = False) -
         opened = open_sealed(fh, resolve, name=path.name, allow_unfinished=allow_unfinished)
     content = parse(opened.plaintext, tolerant=allow_unfinished or not opened.complete, name=path.name)
     return opened, content
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

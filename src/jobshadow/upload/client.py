@@ -10,26 +10,28 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import ssl
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
-from jobshadow.errors import JobshadowError, RequestRejected
+import msgspec
+
+from jobshadow.device_api import (
+    A,
+    ConsentRequest,
+    DeviceConfig,
+    EnrollRequest,
+    EnrollResponse,
+    ErrorBody,
+    decode_answer,
+)
+from jobshadow.errors import RequestRejected, StateError, Transient
 from jobshadow.protocol import API, sign_request
 
 if TYPE_CHECKING:
     from jobshadow.upload.identity import DeviceIdentity
 
 TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
-
-
-class Transient(JobshadowError):
-    """The collector could not be reached or asked us to come back later."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class CollectorClient:
@@ -74,7 +76,7 @@ class CollectorClient:
         hdrs = {"Content-Type": ctype, **(headers or {})}
         if signed:
             if self.identity is None:
-                raise JobshadowError("this device is not enrolled (jobshadow device enroll)")
+                raise StateError("this device is not enrolled (jobshadow device enroll)")
             hdrs.update(sign_request(self.identity.key, self.identity.device_id, method, target, body))
         for attempt in (1, 2):
             conn = self._connection(timeout or self.timeout)
@@ -115,33 +117,46 @@ class CollectorClient:
         status, headers, data = self.request(method, path, body, **kw)
         return status, headers, (json.loads(data) if data else None)
 
-    # --- API --------------------------------------------------------------------------------------
-    def enroll(self, code: str, public_key_hex: str, name: str) -> dict[str, Any]:
-        _, _, out = self.json("POST", f"{API}/enroll", {"code": code, "public_key": public_key_hex, "name": name},
-                              signed=False)
-        if not isinstance(out, dict):
-            raise JobshadowError("the collector sent a malformed enrolment reply")
-        return out
+    def answer(self, typ: type[A], method: str, path: str, body: msgspec.Struct | bytes | None = None,
+               **kw: Any) -> A:
+        """A request whose reply is the shared answer struct ``typ`` (``jobshadow.device_api``).
 
-    def device_config(self, etag: str | None, wait: float) -> dict[str, Any] | None:
+        A reply that is not one is ``Transient``: the collector is misbehaving, and the call is
+        retried with backoff like any other failure that may pass.
+        """
+        raw = body if isinstance(body, bytes) else (msgspec.json.encode(body) if body is not None else b"")
+        _, _, data = self.request(method, path, raw, **kw)
+        return _decode(data, typ)
+
+    # --- API --------------------------------------------------------------------------------------
+    def enroll(self, code: str, public_key_hex: str, name: str) -> EnrollResponse:
+        return self.answer(EnrollResponse, "POST", f"{API}/enroll", EnrollRequest(code, public_key_hex, name),
+                           signed=False)
+
+    def device_config(self, etag: str | None, wait: float) -> DeviceConfig | None:
+        """The device's configuration, or None when it is still the one tagged ``etag``."""
         headers = {"If-None-Match": f'"{etag}"'} if etag else {}
-        status, _, out = self.json("GET", f"{API}/device/config", query=f"wait={int(wait)}", headers=headers,
-                                   timeout=wait + self.timeout)
+        status, _, data = self.request("GET", f"{API}/device/config", query=f"wait={int(wait)}", headers=headers,
+                                       timeout=wait + self.timeout)
         if status == 304:
             return None
-        return out if isinstance(out, dict) else None
+        return _decode(data, DeviceConfig)
 
     def report_consent(self, state: str) -> None:
-        self.json("POST", f"{API}/device/consent", {"state": state})
+        body = msgspec.convert({"state": state}, ConsentRequest)  # validated here, as the collector will
+        self.request("POST", f"{API}/device/consent", msgspec.json.encode(body))
+
+
+def _decode(data: bytes, typ: type[A]) -> A:
+    try:
+        return decode_answer(data, typ)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise Transient(f"the collector sent a malformed {typ.__name__} ({str(exc)[:120]})") from None
 
 
 def _error(data: bytes) -> tuple[str, str]:
     try:
-        err = json.loads(data)["error"]
-        return str(err["code"]), str(err["message"])
-    except (ValueError, KeyError, TypeError):
+        err = decode_answer(data, ErrorBody).error
+        return err.code, err.message
+    except (msgspec.ValidationError, msgspec.DecodeError):
         return "http_error", data[:200].decode("utf-8", "replace")
-
-
-def is_network_error(exc: BaseException) -> bool:
-    return isinstance(exc, Transient | socket.timeout | ConnectionError)

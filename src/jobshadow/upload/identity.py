@@ -87,8 +87,8 @@ def enroll(home: Home, server_url: str, code: str, name: str | None = None) -> D
     meta_path, key_path = _paths(home)
     write_private(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                               serialization.NoEncryption()))
-    identity = DeviceIdentity(reply["device_id"], reply["person"], reply["person_id"], url,
-                              bytes.fromhex(reply["landing_public_key"]),
+    identity = DeviceIdentity(reply.device_id, reply.person, reply.person_id, url,
+                              bytes.fromhex(reply.landing_public_key),
                               datetime.now(UTC).isoformat(timespec="seconds"), key)
     write_private(meta_path, json.dumps(identity.as_json(), indent=2).encode())
     return identity

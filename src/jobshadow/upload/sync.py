@@ -11,35 +11,38 @@ trying until they are delivered.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
-from jobshadow.errors import RequestRejected, StateError
+import msgspec
+
+from jobshadow.backoff import Backoff
+from jobshadow.device_api import DeviceConfig
+from jobshadow.errors import RequestRejected, StateError, Transient
 from jobshadow.home import Home, write_private
-from jobshadow.upload.client import CollectorClient, Transient
+from jobshadow.upload.client import CollectorClient
 
 log = logging.getLogger(__name__)
 
-ConfigHandler = Callable[[dict[str, Any]], None]
+ConfigHandler = Callable[[DeviceConfig], None]
 
 
-def cache_path(home: Home) -> Any:
+def cache_path(home: Home) -> Path:
     return home.state_dir / "device_config.json"
 
 
-def cached_config(home: Home) -> dict[str, Any] | None:
+def cached_config(home: Home) -> DeviceConfig | None:
+    """The last configuration received (None: none yet, or a cache this version cannot read)."""
     p = cache_path(home)
     if not p.exists():
         return None
     try:
-        data = json.loads(p.read_text())
-    except ValueError:
+        return msgspec.json.decode(p.read_bytes(), type=DeviceConfig)
+    except (OSError, msgspec.ValidationError, msgspec.DecodeError):
         return None
-    return data if isinstance(data, dict) else None
 
 
 class DeviceSync:
@@ -50,18 +53,14 @@ class DeviceSync:
         self.on_config = on_config
         self.poll_timeout = poll_timeout
         self.retry_max = retry_max
-        self.config: dict[str, Any] | None = cached_config(home)
+        self.backoff = Backoff(min(1.0, retry_max), retry_max)
+        self.config: DeviceConfig | None = cached_config(home)
         self.last_contact: float | None = None
         self.error: str | None = None
         self._pending_consent: str | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-
-    @property
-    def upload_allowed(self) -> bool:
-        cfg = self.config
-        return bool(cfg and cfg.get("upload", {}).get("allowed"))
 
     def report_consent(self, state: str) -> None:
         """Queue a consent change for the collector (sent now if possible, else by the loop)."""
@@ -84,16 +83,16 @@ class DeviceSync:
             if self._pending_consent == state:
                 self._pending_consent = None
 
-    def poll_once(self, wait: float) -> dict[str, Any] | None:
+    def poll_once(self, wait: float) -> DeviceConfig | None:
         """One (long) poll; applies and caches a changed configuration and returns it."""
-        etag = self.config.get("etag") if self.config else None
+        etag = self.config.etag if self.config else None
         cfg = self.client.device_config(etag, wait)
         self.last_contact = time.time()
         self.error = None
         if cfg is None:
             return None
         self.config = cfg
-        write_private(cache_path(self.home), json.dumps(cfg).encode())
+        write_private(cache_path(self.home), msgspec.json.encode(cfg))
         self.on_config(cfg)
         return cfg
 
@@ -110,28 +109,25 @@ class DeviceSync:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        delay = 1.0
+        backoff = self.backoff
         while not self._stop.is_set():
             try:
                 self._flush_consent()
                 self.poll_once(self.poll_timeout)
-                delay = 1.0
+                backoff.reset()
             except Transient as exc:
                 self.error = str(exc)
-                self._stop.wait(max(delay, exc.retry_after or 0))
-                delay = min(delay * 2, self.retry_max)
+                self._stop.wait(backoff.next(exc.retry_after))
             except RequestRejected as exc:
                 self.error = f"{exc.status} {exc.code}"
                 if exc.code == "device_revoked":
-                    self.on_config({"etag": "revoked", "programme": {"state": "running", "reason": ""},
-                                    "consent": {"state": "unknown"}, "scope": None, "upload": {"allowed": False},
-                                    "device": {"revoked": True}})
-                self._stop.wait(min(delay * 5, self.retry_max))
-                delay = min(delay * 2, self.retry_max)
+                    self.on_config(DeviceConfig.revoked())
+                # A refusal will not pass as quickly as an outage: wait longer before asking again.
+                self._stop.wait(min(backoff.next() * 5, self.retry_max))
             except StateError as exc:
                 self.error = str(exc)
                 self._stop.wait(self.retry_max)
             except Exception as exc:  # thread boundary
                 self.error = type(exc).__name__
                 log.exception("device sync failed; retrying")
-                self._stop.wait(delay)
+                self._stop.wait(backoff.next())

@@ -19,12 +19,9 @@ with the reason and never re-enters the loop.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import logging
 import os
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -32,15 +29,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from jobshadow.backoff import Backoff
 from jobshadow.config import UploadSettings
 from jobshadow.crypto.recipients import seal_to
 from jobshadow.crypto.sealed import SealedReader, SealedWriter, key_id
-from jobshadow.errors import RequestRejected, SpoolCorrupt, UploadRejected, WrongKey
+from jobshadow.device_api import BeginUploadRequest, UploadState
+from jobshadow.durable import fsync_path
+from jobshadow.errors import RequestRejected, SpoolCorrupt, Transient, WrongKey
+from jobshadow.hashing import HashingReader, HashingWriter
 from jobshadow.home import Home, write_private
 from jobshadow.protocol import API
 from jobshadow.spool.keys import SpoolKey
 from jobshadow.spool.store import FINISHED, SegmentFile, SpoolStore
-from jobshadow.upload.client import CollectorClient, Transient
+from jobshadow.upload.client import CollectorClient
 from jobshadow.upload.identity import DeviceIdentity
 
 log = logging.getLogger(__name__)
@@ -63,42 +64,26 @@ class OutboxItem:
         return outbox / f"{self.segment_id}.landing"
 
 
-class _HashingWriter(io.RawIOBase):
-    def __init__(self, fh: Any) -> None:
-        super().__init__()
-        self.fh = fh
-        self.sha = hashlib.sha256()
-        self.size = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b: Any) -> int:
-        data = bytes(b)
-        self.fh.write(data)
-        self.sha.update(data)
-        self.size += len(data)
-        return len(data)
-
-    def flush(self) -> None:
-        self.fh.flush()
-
-    def fileno(self) -> int:
-        return int(self.fh.fileno())
-
-
 class Throttle:
-    """A token bucket: at most ``rate`` bytes per second on average (0: unlimited)."""
+    """A token bucket: at most ``rate`` bytes per second on average (0: unlimited).
 
-    def __init__(self, rate: int) -> None:
+    ``clock`` and ``sleep`` are injectable so the policy can be tested without waiting; a ``stop``
+    event passed to ``take`` cuts the wait short.
+    """
+
+    def __init__(self, rate: int, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], object] = time.sleep) -> None:
         self.rate = rate
+        self._clock = clock
+        self._sleep = sleep
         self._allowance = float(rate)
-        self._last = time.monotonic()
+        self._last = clock()
 
     def take(self, n: int, stop: threading.Event | None = None) -> None:
+        """Account for ``n`` bytes about to be sent; wait first if they exceed the budget."""
         if self.rate <= 0:
             return
-        now = time.monotonic()
+        now = self._clock()
         self._allowance = min(float(self.rate), self._allowance + (now - self._last) * self.rate)
         self._last = now
         self._allowance -= n
@@ -107,7 +92,7 @@ class Throttle:
             if stop is not None:
                 stop.wait(delay)
             else:
-                time.sleep(delay)
+                self._sleep(delay)
 
 
 @dataclass
@@ -138,7 +123,7 @@ class Uploader:
         self.client = client or CollectorClient(identity.server_url, identity)
         self.throttle = Throttle(settings.bandwidth_bytes_per_s)
         self.stats = UploadStats()
-        self._attempt = 0
+        self.backoff_policy = Backoff(float(settings.retry_initial), float(settings.retry_max))
 
     def close(self) -> None:
         self.client.close()
@@ -182,7 +167,6 @@ class Uploader:
     def prepare(self, seg: SegmentFile) -> OutboxItem:
         """Decrypt, hash and re-seal a spool segment for the landing service (atomic)."""
         tmp = self.outbox / f"{seg.id}.landing.tmp"
-        content = hashlib.sha256()
         target = seal_to(self.identity.landing_public_key)
         raw_key = self.key.reveal()
         with seg.path.open("rb") as src, tmp.open("wb") as dst:
@@ -191,17 +175,16 @@ class Uploader:
                     raise WrongKey(f"{seg.path.name} was sealed with another key")
                 return raw_key
 
-            reader = SealedReader(src, resolve, name=seg.path.name)
-            sink = _HashingWriter(dst)
+            plaintext = HashingReader(SealedReader(src, resolve, name=seg.path.name))
+            sink = HashingWriter(dst)
             writer = SealedWriter(sink, target.master, content="mcap",  # type: ignore[arg-type]
                                   extra={**target.header, "segment_id": seg.id})
-            while chunk := reader.read(1 << 20):
-                content.update(chunk)
+            while chunk := plaintext.read(1 << 20):
                 writer.write(chunk)
             writer.finish()
             dst.flush()
             os.fsync(dst.fileno())
-        item = OutboxItem(seg.id, content.hexdigest(), sink.sha.hexdigest(), sink.size, str(seg.path))
+        item = OutboxItem(seg.id, plaintext.hexdigest(), sink.sha.hexdigest(), sink.size, str(seg.path))
         os.replace(tmp, item.payload_path(self.outbox))
         write_private(item.meta_path(self.outbox), json.dumps(asdict(item)).encode())
         return item
@@ -213,12 +196,11 @@ class Uploader:
             self._forget(item)
             self.stats.landed += 1
             return
-        _, _, begin = self.client.json("POST", f"{API}/uploads", {
-            "content_hash": item.content_hash, "payload_sha256": item.payload_sha256,
-            "size": item.size, "segment_id": item.segment_id})
-        upload_id = begin["upload_id"]
-        if begin["state"] != "landed":
-            offset = int(begin["received"])
+        begin = self.client.answer(UploadState, "POST", f"{API}/uploads", BeginUploadRequest(
+            item.content_hash, item.payload_sha256, item.size, item.segment_id))
+        upload_id = begin.upload_id
+        if begin.state != "landed":
+            offset = begin.received
             chunk = self.settings.chunk_bytes
             with item.payload_path(self.outbox).open("rb") as fh:
                 while offset < item.size:
@@ -227,8 +209,8 @@ class Uploader:
                     data = fh.read(chunk)
                     self.throttle.take(len(data), stop)
                     try:
-                        _, _, out = self.client.json("PUT", f"{API}/uploads/{upload_id}", query=f"offset={offset}",
-                                                     body_bytes=data)
+                        out = self.client.answer(UploadState, "PUT", f"{API}/uploads/{upload_id}",
+                                                 query=f"offset={offset}", body=data)
                     except RequestRejected as exc:
                         if exc.status == 413 and chunk > MIN_CHUNK:
                             # This collector takes smaller chunks than configured here: halve and resend.
@@ -236,14 +218,14 @@ class Uploader:
                             continue
                         if exc.code != "offset_mismatch":
                             raise
-                        _, _, out = self.client.json("GET", f"{API}/uploads/{upload_id}")
+                        out = self.client.answer(UploadState, "GET", f"{API}/uploads/{upload_id}")
                     self.stats.bytes_sent += len(data)
-                    if out["state"] == "landed":
+                    if out.state == "landed":
                         break
-                    offset = int(out["received"])
-            _, _, done = self.client.json("POST", f"{API}/uploads/{upload_id}/complete")
-            if done["state"] != "landed":
-                raise Transient(f"collector reports upload {done['state']}")
+                    offset = out.received
+            done = self.client.answer(UploadState, "POST", f"{API}/uploads/{upload_id}/complete")
+            if done.state != "landed":
+                raise Transient(f"collector reports upload {done.state}")
         self._forget(item)
         self.stats.landed += 1
 
@@ -257,14 +239,14 @@ class Uploader:
         data = item.payload_path(self.outbox).read_bytes()
         self.throttle.take(len(data), stop)
         try:
-            _, _, out = self.client.json("PUT", f"{API}/segments/{item.content_hash}",
-                                         query=f"segment_id={item.segment_id}", body_bytes=data)
+            out = self.client.answer(UploadState, "PUT", f"{API}/segments/{item.content_hash}",
+                                     query=f"segment_id={item.segment_id}", body=data)
         except RequestRejected as exc:
             if exc.status in (404, 405, 413):
                 return False
             raise
         self.stats.bytes_sent += len(data)
-        if not isinstance(out, dict) or out.get("state") != "landed":
+        if out.state != "landed":
             raise Transient("the collector did not confirm the segment landed")
         return True
 
@@ -280,8 +262,8 @@ class Uploader:
             src.unlink()
         item.payload_path(self.outbox).unlink(missing_ok=True)
         item.meta_path(self.outbox).unlink(missing_ok=True)
-        _fsync_dir(self.outbox)
-        _fsync_dir(src.parent)
+        fsync_path(self.outbox, missing_ok=True)
+        fsync_path(src.parent, missing_ok=True)
 
     def _quarantine(self, name: str, source: Path | None, reason: str, item: OutboxItem | None = None) -> None:
         self.stats.quarantined += 1
@@ -325,7 +307,7 @@ class Uploader:
         while not stop.is_set():
             try:
                 self.run_once(stop)
-                self._attempt = 0
+                self.backoff_policy.reset()
                 self.stats.last_error = None
                 nxt = self.next_eligible_in()
                 stop.wait(idle if nxt is None else min(idle, max(nxt, 0.5)))
@@ -339,22 +321,8 @@ class Uploader:
                 stop.wait(self.backoff(None))
 
     def backoff(self, retry_after: float | None) -> float:
-        """Exponential backoff with full jitter, never shorter than the collector's Retry-After."""
-        self._attempt += 1
-        cap = min(float(self.settings.retry_max), float(self.settings.retry_initial) * 2 ** min(self._attempt, 20))
-        delay = random.uniform(float(self.settings.retry_initial) / 2, cap)
-        return max(delay, retry_after or 0.0)
+        """The wait after a failure (``jobshadow.backoff``: full jitter, never shorter than Retry-After)."""
+        return self.backoff_policy.next(retry_after)
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-__all__ = ["OutboxItem", "Throttle", "UploadRejected", "UploadStats", "Uploader"]
+__all__ = ["OutboxItem", "Throttle", "UploadStats", "Uploader"]
