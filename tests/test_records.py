@@ -16,9 +16,9 @@ import msgspec
 import pyarrow as pa
 import pytest
 
-from jobshadow.errors import SpoolCorrupt
+from jobshadow.errors import RecordSpecError, SpoolCorrupt
 from jobshadow.lake import curated
-from jobshadow.lake.from_records import CurationSpecError, field_columns, row_of, table_columns
+from jobshadow.lake.from_records import field_columns, row_of, table_columns
 from jobshadow.records import (
     KINDS,
     FocusChange,
@@ -101,7 +101,7 @@ def test_a_field_without_a_curation_annotation_is_refused() -> None:
         t: float
         secret: str
 
-    with pytest.raises(CurationSpecError, match=r"Bad\.t does not say"):
+    with pytest.raises(RecordSpecError, match=r"Bad\.t does not say"):
         field_columns(Bad)
 
 
@@ -109,7 +109,7 @@ def test_two_records_may_not_disagree_about_a_column() -> None:
     class Other(Record, frozen=True):
         x: Annotated[int, column("typed_text", sealed=True)]
 
-    with pytest.raises(CurationSpecError, match="column x"):
+    with pytest.raises(RecordSpecError, match="column x"):
         table_columns((MouseMove, Other))
 
 
@@ -117,7 +117,7 @@ def test_columns_already_in_lakes_keep_their_order() -> None:
     """Appends are matched to an existing Iceberg table by position: new columns only ever go last."""
     plain = [c.name for c in curated.FRAMES.plain]
     assert plain.index("shielded_area") == len(plain) - 1  # added after lakes held the others
-    with pytest.raises(CurationSpecError, match="no longer written"):
+    with pytest.raises(RecordSpecError, match="no longer written"):
         table_columns((MouseMove,), established=("x", "gone"))
 
 

@@ -234,7 +234,7 @@ def test_local_segments_build_the_same_way(tmp_path: Path) -> None:
 
     home = Home(tmp_path / "device").ensure()
     make_segment(home, events=20, text="local text", title="notes", screens=4)
-    folder = SpoolStore(home).dir if hasattr(SpoolStore(home), "dir") else home.root / "spool" / "segments"
+    folder = SpoolStore(home).dir
     report = build(LocalSource(Path(folder), load_spool_key(home, "file", create=False)),
                    BuildOptions("osworld", tmp_path / "out"))
     assert report.actions["click"] == 4 and report.actions["write"] == 1 and report.dataset_table is None

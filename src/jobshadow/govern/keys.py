@@ -29,20 +29,14 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from jobshadow.errors import JobshadowError, StateError
+from jobshadow.errors import IntegrityFailure as IntegrityFailure  # defined in the one tree
+from jobshadow.errors import KeyUnavailable as KeyUnavailable
+from jobshadow.errors import StateError
 from jobshadow.home import create_private
 
 # v2 binds the context with length-prefixed fields; v1 (joined with \x1f) is still opened.
 BLOCK_VERSION = b"\x02"
 _READABLE = (b"\x01", b"\x02")
-
-
-class KeyUnavailable(JobshadowError):
-    """The subject's data key is gone (erased) or never existed: the data cannot be read."""
-
-
-class IntegrityFailure(JobshadowError):
-    """A sealed value failed authentication (tampered, or moved to another subject/column)."""
 
 
 class KeyEncryptionKey(Protocol):

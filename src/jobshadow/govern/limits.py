@@ -22,15 +22,7 @@ from collections.abc import Callable, Iterator
 import duckdb
 
 from jobshadow.errors import ConfigError
-
-
-class QueryStopped(ConfigError):
-    """A query was stopped before it finished; ``code`` says why (the HTTP error code)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
+from jobshadow.errors import QueryStopped as QueryStopped  # defined in the one tree
 
 # Their messages quote data (the value that would not convert, the input that was invalid).
 _VALUE_ERRORS = (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.OutOfRangeException,

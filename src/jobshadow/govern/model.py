@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 from pyiceberg.expressions import BooleanExpression
 
-from jobshadow.errors import ConfigError, JobshadowError
+from jobshadow.errors import NotAuthenticated as NotAuthenticated  # defined in the one tree
+from jobshadow.errors import PolicyDenied as PolicyDenied
+from jobshadow.errors import ResultTooLarge as ResultTooLarge
 
 
 @dataclass(frozen=True)
@@ -17,23 +19,6 @@ class Finding:
     kind: str  # unlabelled, broad_grant, large_group, plaintext, sensitive_text, derived_labels, export, key_file
     resource: str
     message: str
-
-
-class PolicyDenied(JobshadowError):
-    """The policy refused an access; nothing was read or written."""
-
-
-class NotAuthenticated(PolicyDenied):
-    """A request to the door was not (validly) signed by a registered principal; ``code`` says how
-    (``unsigned``, ``stale_request``, ``unknown_principal``, ``bad_signature``, ``replayed_request``)."""
-
-    def __init__(self, message: str, *, code: str = "not_authenticated") -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class ResultTooLarge(ConfigError):
-    """A query's result is larger than the caller allowed."""
 
 
 @dataclass(frozen=True)

@@ -36,14 +36,12 @@ from typing import Any, TypeVar
 from sqlalchemy import Column, Engine, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
+from jobshadow.errors import WriterClosed as WriterClosed  # defined in the one tree
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Op = Callable[[Connection], Any]
-
-
-class WriterClosed(RuntimeError):
-    """The writer was stopped; the operation was not run."""
 
 
 class GroupCommit:

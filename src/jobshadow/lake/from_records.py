@@ -23,6 +23,7 @@ import msgspec
 import msgspec.inspect as mi
 import pyarrow as pa
 
+from jobshadow.errors import RecordSpecError
 from jobshadow.lake.tabledef import ColumnDef
 from jobshadow.records import Record
 
@@ -30,9 +31,6 @@ AI_PROMPT = "ai_prompt"
 TYPED_TEXT = "typed_text"
 
 _ARROW: dict[str, pa.DataType] = {"int32": pa.int32(), "int64": pa.int64(), "json": pa.string()}
-
-class CurationSpecError(TypeError):
-    """A record field does not say how it is curated, or two records disagree about a column."""
 
 @dataclass(frozen=True)
 class FieldColumn:
@@ -79,7 +77,7 @@ def _arrow(t: mi.Type, override: str | None) -> pa.DataType:
         return pa.string()
     if isinstance(base, mi.VarTupleType | mi.ListType) and isinstance(_base(base.item_type), mi.StrType):
         return pa.list_(pa.string())
-    raise CurationSpecError(f"no lake type for {base!r}: give it arrow=")
+    raise RecordSpecError(f"no lake type for {base!r}: give it arrow=")
 
 def field_columns(struct: type[Record]) -> list[FieldColumn]:
     """The columns a record struct's fields become, in field order (common ``t`` excluded)."""
@@ -94,7 +92,7 @@ def _columns(info: mi.StructType, prefix: tuple[str, ...], inherited: dict[str, 
         spec, doc, annotated = _spec(f.type)
         if not annotated:
             if inherited is None:
-                raise CurationSpecError(f"{where}.{f.name} does not say how it is curated "
+                raise RecordSpecError(f"{where}.{f.name} does not say how it is curated "
                                         "(records.column, records.into or records.not_curated)")
             spec = {**inherited, "flatten": False, "name": None}
         path = (*prefix, f.name)
@@ -106,7 +104,7 @@ def _columns(info: mi.StructType, prefix: tuple[str, ...], inherited: dict[str, 
         if spec["flatten"]:
             nested = _base(f.type)
             if not isinstance(nested, mi.StructType):
-                raise CurationSpecError(f"{where}.{f.name}: only a struct can be flattened")
+                raise RecordSpecError(f"{where}.{f.name}: only a struct can be flattened")
             out += _columns(nested, path, spec, f"{where}.{f.name}")
             continue
         name = spec["name"] or f.name
@@ -141,7 +139,7 @@ def table_columns(structs: Iterable[type[Record]], *, derived: tuple[ColumnDef, 
         _merge(found, col, "curation")
     missing = [n for n in established if n not in found or found[n].sealed]
     if missing:
-        raise CurationSpecError(f"columns already in lakes are no longer written: {missing}")
+        raise RecordSpecError(f"columns already in lakes are no longer written: {missing}")
     rest = [c for c in found.values() if c.name not in established]
     prompt_names = set(prompts)
     return (*(found[n] for n in established), *(c for c in rest if not c.sealed),
@@ -153,7 +151,7 @@ def _merge(found: dict[str, ColumnDef], col: ColumnDef, where: str) -> None:
     if have is None:
         found[col.name] = col
     elif (have.type, have.label, have.sealed) != (col.type, col.label, col.sealed):
-        raise CurationSpecError(f"{where} defines column {col.name} unlike another record does")
+        raise RecordSpecError(f"{where} defines column {col.name} unlike another record does")
     elif col.doc and not have.doc:
         found[col.name] = ColumnDef(have.name, have.type, have.label, have.sealed, col.doc, have.also)
 

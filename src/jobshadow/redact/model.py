@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from jobshadow.errors import JobshadowError
+from jobshadow.errors import RedactionFailed as RedactionFailed  # defined in the one tree
 
 if TYPE_CHECKING:
     import numpy as np
@@ -19,10 +19,6 @@ if TYPE_CHECKING:
 # not need the text to be read exactly (OCR confusions), or an earlier frame (kept because its
 # pixels did not change, or followed to where the same pixels moved).
 Source = Literal["detector", "shape", "kept", "moved"]
-
-
-class RedactionFailed(JobshadowError):
-    """A frame could not be redacted (OCR error or timeout, detector failure): withhold it."""
 
 
 @dataclass(frozen=True, slots=True)

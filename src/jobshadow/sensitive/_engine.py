@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import logging
 
-from jobshadow.errors import JobshadowError
+from jobshadow.errors import DetectorFailed as DetectorFailed  # defined in the one tree
 from jobshadow.sensitive._blocks import find_azure_connection_strings, find_private_keys, find_service_account
 from jobshadow.sensitive._cli import find_cli_passwords, find_url_passwords
 from jobshadow.sensitive._forms import find_form_logins
@@ -49,10 +49,6 @@ DETECTORS: tuple[Detector, ...] = (
     find_numbers,
     find_standalone,
 )
-
-
-class DetectorFailed(JobshadowError):
-    """A detector raised; with ``strict`` the caller treats the text as unscanned."""
 
 
 def _candidates(text: str, strict: bool = False) -> list[Finding]:

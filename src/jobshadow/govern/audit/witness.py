@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from jobshadow.errors import WitnessRefusal as WitnessRefusal  # defined in the one tree
 from jobshadow.govern.audit.errors import AuditError, AuditHeadError, AuditKeyError, AuditStoreError
 from jobshadow.govern.audit.heads import SignedTreeHead
 from jobshadow.govern.audit.keys import load_or_create_signing_key, load_signing_key
@@ -48,15 +49,6 @@ from jobshadow.home import create_private, write_private
 
 MAX_LEAVES: Final = 32768  # per submission; a log far ahead catches a witness up in steps
 MAX_BODY: Final = MAX_LEAVES * 45 + 70_000
-
-
-class WitnessRefusal(AuditError):
-    """The witness will not cosign; ``status`` is the HTTP answer, ``size`` its size on 409."""
-
-    def __init__(self, status: int, message: str, size: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.size = size
 
 
 @dataclass(frozen=True, slots=True)

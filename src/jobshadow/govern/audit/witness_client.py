@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+from jobshadow.errors import WitnessUnavailable as WitnessUnavailable  # defined in the one tree
 from jobshadow.govern.audit.errors import AuditError, AuditKeyError
 from jobshadow.govern.audit.heads import SignedTreeHead
 from jobshadow.govern.audit.merkle import HASH_SIZE
@@ -20,10 +21,6 @@ from jobshadow.govern.audit.witness import MAX_LEAVES, Submission
 from jobshadow.govern.audit.witness_http import SIZE_TYPE, SUBMIT_PATH
 
 TIMEOUT = 5.0
-
-
-class WitnessUnavailable(AuditError):
-    """The witness could not be reached, or answered with an error it should not have."""
 
 
 @dataclass(frozen=True, slots=True)
