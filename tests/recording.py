@@ -7,9 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from jobshadow.testing.poll import wait_for
 
 
 def jobshadow_env(home: Path, display: str | None = None, **settings: str) -> dict[str, str]:
@@ -50,15 +51,33 @@ class RecorderProcess:
 
     def ready(self, timeout: float = 20.0) -> RecorderProcess:
         sock = self.home / "run" / "control.sock"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def answering() -> bool:
             if self.proc.poll() is not None:
                 _, err = self.proc.communicate()
                 raise AssertionError(f"recorder exited early ({self.proc.returncode}): {err}")
-            if sock.exists() and cli(self.env, "record", "status").returncode == 0:
-                return self
-            time.sleep(0.05)
-        raise TimeoutError("recorder did not become ready")
+            return sock.exists() and cli(self.env, "record", "status").returncode == 0
+
+        wait_for(answering, timeout, "the recorder to answer on its control socket", interval=0.05)
+        return self
+
+    def settle(self, timeout: float = 20.0) -> dict[str, Any]:
+        """Wait until the recorder has taken in all the input sent so far, and return its status.
+
+        Input reaches the recorder through the X server a few milliseconds after xdotool returns:
+        settled means its input queue is empty and its event counts did not change between two
+        looks. (Keys the typed-text guard still holds are counted as captured, not written.)
+        """
+        last: list[Any] = [None]
+
+        def steady() -> dict[str, Any] | None:
+            st = self.status()
+            seen = (st["events_captured"], st["events_written"], st["frames"])
+            done = st["input_queue"] == 0 and seen == last[0]
+            last[0] = seen
+            return st if done else None
+
+        return wait_for(steady, timeout, "the recorder to take in the input sent", interval=0.1)
 
     def stop(self, timeout: float = 20.0) -> int:
         cli(self.env, "record", "stop")

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from jobshadow.testing.fleet import LiveCollector, enrol_device
+from jobshadow.testing.poll import wait_for
 from jobshadow.testing.xdesktop import Desktop, xterm
 from tests.recording import RecorderProcess, cli, jobshadow_env
 
@@ -29,12 +30,10 @@ def collector(tmp_path: Path) -> Iterator[LiveCollector]:
 
 
 def within(seconds: float, cond: Callable[[], bool], what: str) -> float:
+    """How long ``cond`` took to hold (the shared poll, with a deadline)."""
     t0 = time.monotonic()
-    while time.monotonic() - t0 < seconds:
-        if cond():
-            return time.monotonic() - t0
-        time.sleep(0.1)
-    raise AssertionError(f"not within {seconds}s: {what}")
+    wait_for(cond, seconds, what, interval=0.1)
+    return time.monotonic() - t0
 
 
 def state(rec: RecorderProcess) -> dict[str, Any]:
@@ -65,12 +64,11 @@ def test_enrolled_recorder_obeys_the_control_plane_and_uploads(desktop: Desktop,
            "the kill switch")
     before = state(rec)["events_captured"]["key_press"]
     desktop.xdotool("type", "--delay", "10", "during the pause ")
-    time.sleep(0.3)
-    assert state(rec)["events_captured"]["key_press"] == before
+    assert rec.settle()["events_captured"]["key_press"] == before
     collector.admin.resume_programme(by="ciso@example.com")
     within(5, lambda: state(rec)["state"] == "recording", "the resume")
     desktop.xdotool("type", "--delay", "10", "after resume ")
-    time.sleep(2.5)  # a rotation or two: segments finish and upload in the background
+    # A rotation or two: segments finish and upload in the background.
     within(15, lambda: len(collector.service.landed_rows()) >= 1, "a segment to land while recording")
     # Consent withdrawn at the collector: the recorder stops within 5 s.
     collector.admin.set_consent("erin@example.com", "withdrawn", "server", by="hr@example.com")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from jobshadow.testing.poll import wait_for
 from jobshadow.testing.xdesktop import Desktop, xterm
 from tests.recording import (
     RecorderProcess,
@@ -59,7 +60,7 @@ def test_every_event_kind_is_captured(desktop: Desktop, home: Path) -> None:
         desktop.xdotool("click", "1")
     desktop.xdotool("click", "--repeat", "4", "4")
     desktop.xdotool("click", "--repeat", "3", "5")
-    time.sleep(0.3)
+    rec.settle()
     assert rec.stop() == 0, rec.stderr
     counts = summed_inspect(env)
     assert counts["key_press"] == 20
@@ -82,7 +83,7 @@ def test_text_typed_equals_text_recorded(desktop: Desktop, home: Path, tmp_path:
             # cannot produce their capitals (the app itself receives "ü" for "Ü"), so lower case.
             "ünïcödé via remapped keys: é ß € ñ\n")
     desktop.xdotool("type", "--delay", "10", text)
-    time.sleep(0.3)
+    rec.settle()
     assert rec.stop() == 0, rec.stderr
     events = all_events(export_all(env, tmp_path / "out"))
     assert typed_text(events) == text
@@ -95,10 +96,13 @@ def test_window_switches_are_recorded(desktop: Desktop, home: Path, tmp_path: Pa
     b = xterm(desktop, "beta", geometry="80x24+700+300", title="beta window")
     desktop.activate(a)
     rec, env = start(desktop, home)
-    for win in (b, a, b):
+    written = rec.settle()["events_written"].get("focus", 0)
+    for n, win in enumerate((b, a, b), start=1):
         desktop.activate(win)
-        time.sleep(0.2)
-    time.sleep(0.2)
+        # The person looks at each window before switching on: wait until the recorder has it.
+        wait_for(lambda n=n: rec.status()["events_written"].get("focus", 0) >= written + n, 10,  # type: ignore[misc]
+                 "the switch to be recorded")
+    rec.settle()
     assert rec.stop() == 0, rec.stderr
     dirs = export_all(env, tmp_path / "out")
     changes = [e for d in dirs for e in read_jsonl(d / "windows.jsonl") if not e.get("carried")]
@@ -117,9 +121,9 @@ def test_a_frame_precedes_every_click(desktop: Desktop, home: Path, tmp_path: Pa
     for i in range(8):
         desktop.xdotool("type", "--delay", "5", f"line {i}\n")  # changes the screen
         desktop.xdotool("mousemove", str(200 + 60 * i), str(200 + 30 * i))
-        time.sleep(0.05 * (i % 3))
+        time.sleep(0.05 * (i % 3))  # the person's own, varying pause between moving and clicking
         desktop.xdotool("click", "1")
-    time.sleep(0.3)
+    rec.settle()
     assert rec.stop() == 0, rec.stderr
     dirs = export_all(env, tmp_path / "out")
     events = all_events(dirs)
@@ -140,7 +144,7 @@ def test_segments_rotate_and_each_decodes_alone(desktop: Desktop, home: Path, tm
     rec, env = start(desktop, home, segments__rotate_seconds="1.5")
     for i in range(10):
         desktop.xdotool("type", "--delay", "20", f"segment text {i}\n")
-        time.sleep(0.2)
+        time.sleep(0.2)  # the person pauses between lines: what is tested is typing across rotations
     assert rec.stop() == 0, rec.stderr
     segs = segments(env)
     assert len(segs) >= 3
@@ -171,7 +175,7 @@ def test_sigkill_loses_at_most_a_second_and_recovers(desktop: Desktop, home: Pat
 
     t = threading.Thread(target=typist)
     t.start()
-    time.sleep(3.0)
+    wait_for(lambda: rec.status()["events_written"].get("key_press", 0) >= 60, 30, "a while of typing to be written")
     killed_at = time.monotonic()
     rec.kill9()
     stop.set()
@@ -211,7 +215,7 @@ def test_pause_records_nothing(desktop: Desktop, home: Path, tmp_path: Path) -> 
     desktop.xdotool("type", "--delay", "10", "timed ")
     desktop.wait_for(lambda: rec.status()["state"] == "recording", 5, "auto-resume")
     desktop.xdotool("type", "--delay", "10", "again")
-    time.sleep(0.2)
+    rec.settle()
     assert rec.stop() == 0, rec.stderr
     dirs = export_all(env, tmp_path / "out")
     events = all_events(dirs)

@@ -5,6 +5,9 @@ X application at known centres and scrolls over it, between ``jobshadow task sta
 recorder records it; ``jobshadow dataset build --from-segments`` builds the dataset. The test
 asserts the exact actions, and that each click's frame shows the screen *before* that click: the
 buttons turn green the moment the mouse button goes down, so a frame from after would show it.
+
+The ``time.sleep`` calls are the scripted person's pauses: the gaps between moves, clicks and
+typing are part of the ground truth (a frame per change, writes split by pauses), so they stay.
 """
 
 from __future__ import annotations

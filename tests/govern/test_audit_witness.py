@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,6 +38,7 @@ from jobshadow.govern.audit.witness import Submission, Witness, WitnessRefusal
 from jobshadow.govern.audit.witness_client import WitnessRef, latest
 from jobshadow.govern.audit.witness_http import WitnessServer
 from jobshadow.govern.audit.witnessed import WitnessReport, default_quorum, fetch, judge
+from jobshadow.testing.poll import wait_for
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -200,13 +200,6 @@ def test_a_witness_refuses_inconsistent_heads_and_keeps_the_evidence(tmp_path: P
 
 
 # --- end to end: publisher, witnesses, verification ----------------------------------------------
-def wait_for(cond: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def witnessed_sizes(s: Setup) -> list[int]:
     return [(c.head.tree_size if (c := latest(r, s.vkey)) else 0) for r in s.refs]
 

@@ -33,6 +33,7 @@ from jobshadow.govern.door import Governance
 from jobshadow.govern.http import QueryAPI
 from jobshadow.govern.limits import QueryStopped
 from jobshadow.protocol import sign_principal_request
+from jobshadow.testing import poll
 from jobshadow.testing.fleet import free_port
 from jobshadow.testing.lake import BuiltLake
 
@@ -77,10 +78,7 @@ class Served:
 
 
 def wait_for(cond: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+    poll.wait_for(cond, timeout)
 
 
 def idle_within(timeout: float, window: float = 1.0, busy: float = 0.3) -> bool:

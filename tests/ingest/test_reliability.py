@@ -28,6 +28,7 @@ from jobshadow.home import Home
 from jobshadow.ingest.service import CollectorService
 from jobshadow.spool.store import SpoolStore, open_segment
 from jobshadow.testing.fleet import free_port, make_segment
+from jobshadow.testing.poll import wait_for
 from jobshadow.upload.identity import enroll
 
 pytestmark = pytest.mark.slow
@@ -72,15 +73,14 @@ class Proc:
 
 
 def wait_healthy(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                if r.status == 200:
-                    return
+                return r.status == 200
         except OSError:
-            time.sleep(0.1)
-    raise TimeoutError("collector did not come up")
+            return False
+
+    wait_for(healthy, timeout, "the collector to come up", interval=0.1)
 
 
 def test_exactly_once_under_crashes_and_outage(tmp_path: Path) -> None:

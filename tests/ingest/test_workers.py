@@ -27,6 +27,7 @@ from jobshadow.ingest.lease import Lease, staged_lock
 from jobshadow.ingest.service import CollectorService
 from jobshadow.spool.keys import load_spool_key
 from jobshadow.testing.fleet import LEAD, REVIEWER, free_port, make_segment
+from jobshadow.testing.poll import wait_for
 from jobshadow.upload.identity import enroll
 from jobshadow.upload.uploader import Uploader
 
@@ -73,11 +74,11 @@ class Server:
             self.proc = subprocess.Popen([sys.executable, "-m", "jobshadow", "server", "start", "--port",
                                           str(self.port), "--workers", str(workers), "--no-door"],
                                          env=env, stdout=fh, stderr=fh)
-        deadline = time.monotonic() + 60
-        while not self.healthy():
+        def up() -> bool:
             assert self.proc.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline, "the collector did not come up"
-            time.sleep(0.1)
+            return self.healthy()
+
+        wait_for(up, 60, "the collector to come up", interval=0.1)
 
     @property
     def url(self) -> str:
@@ -118,13 +119,6 @@ class Server:
                 self.proc.kill()
                 self.proc.wait(10)
         return int(self.proc.returncode)
-
-
-def wait_for(cond, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 @pytest.mark.slow

@@ -4,6 +4,9 @@
 * a password asked for by a script at a prompt that does not echo, reached by recalling the
   command from the shell's history;
 * a secret the person stops typing half-way through for longer than the hold time.
+
+The ``time.sleep`` calls here are the person's pauses — waiting for a page or a prompt, being
+interrupted for longer than the hold time — and the timing is what is tested; they stay.
 """
 
 from __future__ import annotations

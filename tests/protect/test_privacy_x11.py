@@ -79,7 +79,7 @@ def test_canaries_never_reach_storage(desktop: Desktop, home: Path, tmp_path: Pa
     desktop.xdotool("mousemove", "900", "550", "click", "1")  # a click over the out-of-scope window
     desktop.activate(work)
     desktop.xdotool("type", "--delay", "15", f"token {SECRET2} and more text\n")
-    time.sleep(0.5)
+    rec.settle()
     assert rec.stop() == 0, rec.stderr
 
     exported = tmp_path / "export"
@@ -132,7 +132,7 @@ def test_excluded_window_pixels_never_reach_a_frame(desktop: Desktop, home: Path
         desktop.xdotool("mousemove", str(100 + 50 * i), "600", "click", "1")
     desktop.xdotool("windowunmap", "--sync", vault)
     desktop.xdotool("type", "--delay", "5", "after\n")
-    time.sleep(0.3)
+    rec.settle()
     assert rec.stop() == 0, rec.stderr
     dirs = export_all(env, tmp_path / "export")
     frames = [p for d in dirs for p in sorted((d / "frames").glob("*.png"))]

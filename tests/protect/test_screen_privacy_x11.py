@@ -4,6 +4,9 @@ A person works in a real bash in xterm: types an access key and an e-mail addres
 screen, then scrolled away by output), answers a prompt that does not echo with a password, and
 runs a program that puts a token in the window title. Another application is open beside it,
 out of scope. Every stored frame is read back with OCR and every stored byte searched.
+
+The one ``time.sleep`` is the person pausing to read the last output, so that the screen settles
+and its final state is a frame; that pause is part of what is recorded.
 """
 
 from __future__ import annotations

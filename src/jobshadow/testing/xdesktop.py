@@ -11,9 +11,10 @@ import os
 import shutil
 import signal
 import subprocess
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from jobshadow.testing import poll
 
 
 class Desktop:
@@ -93,13 +94,8 @@ class Desktop:
             return Image.frombytes("RGB", shot.size, shot.rgb)
 
     @staticmethod
-    def wait_for(cond: object, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if cond():  # type: ignore[operator]
-                return
-            time.sleep(0.05)
-        raise TimeoutError(f"timed out waiting for {what}")
+    def wait_for(cond: Callable[[], object], timeout: float, what: str) -> None:
+        poll.wait_for(cond, timeout, what, interval=0.05)
 
     def close(self) -> None:
         for p in reversed(self._procs):

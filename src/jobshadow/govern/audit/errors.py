@@ -1,13 +1,6 @@
-"""The audit log's exceptions, re-exported from ``jobshadow.errors`` where the whole tree lives.
+"""The audit log's exceptions (``AuditError`` and below), re-exported from ``jobshadow.errors``.
 
-    AuditError                 base of everything the audit log raises on purpose
-    ├── AuditRecordError       a record field is invalid (type, length, enum, control chars)
-    ├── AuditStoreError        the log file cannot be opened or read, or its schema is unknown
-    │   ├── AuditWriteError    an append or head publication did not become durable: DENY access
-    │   └── AuditCorruptError  stored data needed for an answer is missing or inconsistent
-    ├── AuditProofError        a proof is malformed, out of range, or does not verify
-    ├── AuditHeadError         a signed tree head is malformed, forged, or from another key
-    └── AuditKeyError          the signing key cannot be loaded or created, or is exposed
+The whole tree, with a line on each class, is drawn in ``jobshadow.errors``.
 """
 
 from __future__ import annotations
