@@ -130,3 +130,78 @@ def test_dates_times_versions_and_addresses_are_not_pieces_of_a_key() -> None:
 def test_cells_are_cut_at_wide_gaps_only() -> None:
     line = row(10, (10, "quarterly roadmap"), (400, "notes"))
     assert cells.cells(line) == [[0, 1], [2]]
+
+
+def test_a_number_the_ocr_split_at_its_separator_is_one_number() -> None:
+    ws = row(10, (10, "often-throw"), (200, "045"), (200 + 3 * CW + 6, "-93-8970"), (500, "2024-03-08"))
+    got = covered(ws)
+    assert {"045", "-93-8970"} <= got
+    assert {"often-throw", "2024-03-08"}.isdisjoint(got)
+
+
+def test_a_box_never_bridges_two_panes() -> None:
+    # A key ending the main column's line and a key starting the thread pane's, level with it.
+    ws = row(10, (10, "ok see AKIA25ECNYUFVBZVNKMY"), (900, "glpat-Wnc4HcuUgPl4W5235R5K thanks"))
+    found = detect.find(ws)
+    assert len(found) == 2
+    assert all(f.box.right < 600 or f.box.x > 800 for f in found)
+
+
+def test_rows_of_two_panes_are_not_chained_into_one_line_by_a_tall_box() -> None:
+    ws = row(10, (10, "# bank")) + row(33, (10, "# of"))
+    ws += [Word("\u201cprivate", Box(300, 12, 80, H), 80), Word("key", Box(388, 9, 27, 24), 80),
+           Word('id":', Box(423, 13, 36, H), 93), Word('"266190bf34a870d94595', Box(468, 12, 190, H), 88),
+           Word('fa9e24243e760b3e4494",', Box(664, 12, 200, H), 89),
+           Word("iT", Box(1400, 20, 18, 24), 28)]  # a tall scrap of the pane beside
+    ws += row(34, (300, ":+1: 8 :eyes: 4"))
+    lines = detect.group_lines(ws)
+    assert not any("\u201cprivate" in texts and ":+1:" in texts for texts in ([w.text for w in line] for line in lines))
+    got = covered(ws)
+    assert {'"266190bf34a870d94595', 'fa9e24243e760b3e4494",'} <= got  # `private key id":` is the keyword
+    assert {"bank", "of", ":eyes:"}.isdisjoint(got)
+
+
+def test_short_fragments_between_pieces_of_a_key_go_with_it() -> None:
+    texts = ["TFG6YONND_BzOzTJjFKL4U1", "i", "wBP", "35", "5qZCUSMFbECXVEh"]
+    ws, x = [], 10
+    for t in texts:
+        ws.append(Word(t, Box(x, 10, CW * len(t), H), 80 if len(t) > 3 else 76))
+        x += CW * len(t) + 3
+    assert covered(ws) == set(texts)
+    ws = row(10, (10, "use AKIA25ECNYUFVBZVNKMY to do it"))
+    assert covered(ws) == {"AKIA25ECNYUFVBZVNKMY"}
+
+
+def test_generated_resource_names_are_not_keys() -> None:
+    for name in ("payments-7d4b9c8f6d-x2kqp", "release-2cd0240fa-cbb8n", "search\u2014416b0e804-ps8k9"):
+        assert shapes.key_shaped(name) is None
+    assert shapes.key_shaped("k3J9x0QmZ7vB2nW8pL5sR1tY") is not None
+
+
+def test_a_header_must_top_its_table_and_not_be_a_value() -> None:
+    # "bad password" is a value in a row with rows like it above: not a header.
+    ws = row(10, (10, "margaret54"), (260, "192.69.48.161"), (400, "mfa timeout"))
+    ws += row(34, (10, "laura96"), (260, "192.72.71.148"), (400, "bad password"))
+    ws += row(58, (10, "dianalucero"), (260, "10.13.198.38"), (400, "locked"))
+    assert "locked" not in covered(ws)
+    # ``kind: Secret`` names a kind, not the line below.
+    ws = row(10, (10, "kind: Secret")) + row(34, (10, "metadata:")) + row(58, (30, "name: always-creds"))
+    assert covered(ws) == set()
+
+
+def test_a_terminal_table_row_is_not_wrapped_into_the_prompt_below() -> None:
+    ws = row(10, (4, "deploy-dffd03f1f-dlhdj"), (450, "1/1"), (550, "Running"), (680, "5d"))
+    ws += row(30, (8, "[jonathan@k8s-admin ~]$ kubectl get secret always-creds -o yaml"))
+    assert cells.wrap_pairs(detect.group_lines(ws)) == []
+
+
+def test_a_header_beside_a_sidebar_table_still_names_its_column() -> None:
+    # The issue's details sidebar runs level with the credentials table: its rows line up with
+    # the header row, but nothing stands above the header in its own column.
+    ws = row(10, (1400, "Created"), (1550, "03.04.2023"))
+    ws += row(34, (60, "System"), (210, "Login"), (330, "PIN"), (1400, "Fix versions"), (1550, "v18.27.89"))
+    ws += row(60, (35, "attorney-stage"), (175, "samanthaneal"), (325, "3189"))
+    ws += row(86, (35, "cover-prod"), (175, "michael94"), (325, "9331"))
+    got = covered(ws)
+    assert {"3189", "9331"} <= got
+    assert {"attorney-stage", "samanthaneal", "michael94", "Fix", "versions", "Created"}.isdisjoint(got)

@@ -78,7 +78,7 @@ def wrap_pairs(lines: Lines) -> list[tuple[Pos, Pos]]:
     have fitted after the last word, before the next cell of the line or, for a line's last cell,
     within the widest text around that starts where the cell starts. Two rows of a table (cells
     starting at the same places) are not a wrap, however long their values."""
-    spans = [[(line[c[0]].box.x, line[c[-1]].box.right, c) for c in cells(line)] for line in lines]
+    spans = [_spans(line, cells(line)) for line in lines]
     out: list[tuple[Pos, Pos]] = []
     for li, line in enumerate(lines):
         tol = max(4.0, 0.6 * line_height(line))
@@ -90,9 +90,14 @@ def wrap_pairs(lines: Lines) -> list[tuple[Pos, Pos]]:
                        and -0.3 * h <= lines[lj][c[0]].box.y - last.box.bottom <= 1.0 * h]
                 if not hit:
                     continue
+                tail_cell = next(c for x, _, c in spans[lj] if c[0] == hit[0])
                 if ci + 1 < len(spans[li]):
-                    # The cell ended half a gap before the next one's text (its padding).
+                    # The cell ended half a gap before the next one's text (its padding), and
+                    # its rest stays inside that column: a line that runs on past it (a prompt
+                    # under a terminal table) is a line of its own.
                     boundary = spans[li][ci + 1][0] - 0.5 * h
+                    if lines[lj][tail_cell[-1]].box.right > spans[li][ci + 1][0]:
+                        break
                 else:
                     near = range(max(0, li - 10), min(len(lines), li + 11))
                     boundary = max(_extent(spans[k], x0, tol, h) for k in near) - tol
@@ -103,7 +108,14 @@ def wrap_pairs(lines: Lines) -> list[tuple[Pos, Pos]]:
     return out
 
 
-def _extent(spans: list[tuple[int, int, list[int]]], x0: int, tol: float, h: float) -> float:
+Span = tuple[int, int, list[int]]  # a cell: left, right, its word indices
+
+
+def _spans(line: Sequence[Word], row: list[list[int]]) -> list[Span]:
+    return [(line[c[0]].box.x, line[c[-1]].box.right, c) for c in row]
+
+
+def _extent(spans: list[Span], x0: int, tol: float, h: float) -> float:
     """How far right the text of a line that has a cell starting at ``x0`` reaches, through gaps
     narrower than a pane's margin (4 line heights); 0 for a line with no cell there."""
     right = 0.0
@@ -115,7 +127,7 @@ def _extent(spans: list[tuple[int, int, list[int]]], x0: int, tol: float, h: flo
     return right
 
 
-def _rows(upper: list[tuple[int, int, list[int]]], lower: list[tuple[int, int, list[int]]], tol: float) -> bool:
+def _rows(upper: list[Span], lower: list[Span], tol: float) -> bool:
     """Are two lines rows of one table (two or more cells starting at the same places), not a
     value wrapped in its cell, whose next line holds its rest (a cell beside it at most)?"""
     return sum(any(abs(a - b) <= tol for b, _, _ in lower) for a, _, _ in upper) >= 2
@@ -156,13 +168,21 @@ def _fold(text: str) -> str:
 def header_columns(lines: Lines, marked: Mapping[Pos, str]) -> list[tuple[Pos, str]]:
     """Words in cells below a header cell whose last word is a secret keyword, with their kind."""
     out: list[tuple[Pos, str]] = []
+    rows = [cells(line) for line in lines]
     for li, line in enumerate(lines):
-        row = cells(line)
+        row = rows[li]
         if any((li, wi) in marked for wi in range(len(line))):
             continue  # a row holding a finding is a row of values, not of headers
+        tol = max(4.0, 0.6 * line_height(line))
+        above = _spans(lines[li - 1], rows[li - 1]) if li else []
+        table_above = bool(above) and _rows(above, _spans(line, row), tol)
         for ci, cell in enumerate(row):
             if len(cell) > 3 or not _HEADER.match(_fold(line[cell[-1]].text)):
                 continue
+            if table_above and any(abs(x - line[cell[0]].box.x) <= tol for x, _, _ in above):
+                continue  # a header tops its table; this is a value with a row like it above
+            if any(line[k].text.endswith((":", "=")) for k in cell[:-1]):
+                continue  # ``kind: Secret``: the keyword is the value of another key
             kind = "password" if _fold(line[cell[-1]].text).startswith(("pass", "pwd", "pin")) else "generic_token"
             lo = line[row[ci - 1][-1]].box.right if ci > 0 else None
             hi = line[row[ci + 1][0]].box.x if ci + 1 < len(row) else None
@@ -181,6 +201,8 @@ def _value_below(lines: Lines, li: int, label: Word) -> list[Pos]:
     h = line_height(lines[li])
     if len(nxt) != 1 or nxt[0].box.y - label.box.bottom > 1.5 * h or abs(nxt[0].box.x - label.box.x) > 2 * h:
         return []
+    if nxt[0].text.endswith((":", "=")):
+        return []  # the next label, not a value
     return [(li + 1, 0)]
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -51,6 +52,9 @@ Pos = cells.Pos
 def group_lines(words: Sequence[Word]) -> list[list[Word]]:
     """Words in visual lines, top to bottom; each line left to right."""
     lines: list[list[Word]] = []
+    # A line's band is the median top and bottom of its words, not their union: one tall box
+    # (a bracket, a glyph the OCR merged with the row below) must not chain two rows, or a row
+    # of the pane beside, into one line whose text comes out in the wrong order.
     bands: list[tuple[float, float]] = []
     for w in sorted(words, key=lambda w: (w.box.y + w.box.h / 2, w.box.x)):
         top, bottom = w.box.y, w.box.bottom
@@ -59,7 +63,8 @@ def group_lines(words: Sequence[Word]) -> list[list[Word]]:
             overlap = min(b1, bottom) - max(b0, top)
             if overlap >= 0.5 * min(b1 - b0, bottom - top):
                 lines[i].append(w)
-                bands[i] = (min(b0, top), max(b1, bottom))
+                bands[i] = (statistics.median(x.box.y for x in lines[i]),
+                            statistics.median(x.box.bottom for x in lines[i]))
                 break
         else:
             lines.append([w])
@@ -164,6 +169,21 @@ def _spread(lines: list[list[Word]], marks: dict[tuple[int, int], _Mark], wraps:
         w = lines[li][wi]
         return w.conf < SPREAD_CONF or shapes.random_looking(w.text)
 
+    def piece_beyond(li: int, wi: int, step: int) -> bool:
+        """Is the first word of 4+ characters from ``wi`` on (in the same cell) a piece? Several
+        short fragments (``i wBP 35``) can stand between two pieces of one key."""
+        while 0 <= wi < len(lines[li]) and cell_of[li][wi] == cell_of[li][wi - step]:
+            if len(shapes.core(lines[li][wi].text)) > 3 or lines[li][wi].conf < SPREAD_CONF:
+                return piece(li, wi)
+            wi += step
+        return False
+
+    # Pieces of one key stand in one cell: a gap as wide as a column's is not inside a token.
+    cell_of = [[0] * len(line) for line in lines]
+    for li, line in enumerate(lines):
+        for ci, cell in enumerate(cells.cells(line)):
+            for wi in cell:
+                cell_of[li][wi] = ci
     across: dict[Pos, list[Pos]] = {}
     for a, b in wraps:
         across.setdefault(a, []).append(b)
@@ -176,11 +196,11 @@ def _spread(lines: list[list[Word]], marks: dict[tuple[int, int], _Mark], wraps:
                 if (li, wi) in marks or not any(ch.isalnum() for ch in w.text):
                     continue
                 short = len(shapes.core(w.text)) <= 3
-                for nb, other in ((wi - 1, wi + 1), (wi + 1, wi - 1)):
+                for nb, step in ((wi - 1, 1), (wi + 1, -1)):
                     m = marks.get((li, nb))
-                    if m is None or m.kind in _NO_SPREAD:
+                    if m is None or m.kind in _NO_SPREAD or cell_of[li][nb] != cell_of[li][wi]:
                         continue
-                    if piece(li, wi) or (short and 0 <= other < len(line) and piece(li, other)):
+                    if piece(li, wi) or (short and piece_beyond(li, wi + step, step)):
                         marks[(li, wi)] = _Mark(m.kind, "shape")
                         changed = True
                         break
@@ -253,8 +273,17 @@ def find(words: Sequence[Word]) -> list[ScreenFinding]:
     for li, line in enumerate(lines):
         run: Box | None = None
         mark: _Mark | None = None
-        for wi, w in enumerate(line):
+        # A box never bridges two cells: marked words of two columns or panes that happen to
+        # stand next to each other in a line would otherwise fill everything between them.
+        starts = {c[0] for c in cells.cells(line)}
+        top = statistics.median(w.box.y for w in line)
+        bottom = statistics.median(w.box.bottom for w in line)
+        for wi, word in enumerate(line):
+            w = Word(word.text, _trimmed(word.box, top, bottom), word.conf)
             m = marks.get((li, wi))
+            if wi in starts and run is not None and mark is not None:
+                out.append(ScreenFinding(mark.kind, run, mark.source))
+                run = mark = None
             if m is None:
                 if run is not None and mark is not None:
                     out.append(ScreenFinding(mark.kind, run, mark.source))
@@ -267,3 +296,15 @@ def find(words: Sequence[Word]) -> list[ScreenFinding]:
         if run is not None and mark is not None:
             out.append(ScreenFinding(mark.kind, run, mark.source))
     return out
+
+
+def _trimmed(box: Box, top: float, bottom: float) -> Box:
+    """``box``, when it is half again as tall as its line's band, cut to that band with a quarter
+    of its height to spare: tesseract sometimes stretches a word's box over the line below (small
+    fonts at tight line spacing), and the fill would hide that line."""
+    if box.h <= 1.5 * (bottom - top):
+        return box
+    spare = 0.25 * (bottom - top)
+    y0 = max(box.y, int(top - spare))
+    y1 = min(box.bottom, int(bottom + spare + 0.999))
+    return box if y1 - y0 < 1 else Box(box.x, y0, box.w, y1 - y0)

@@ -27,7 +27,7 @@ import re
 
 from jobshadow.redact.confusions import by_class, punctuation
 
-_EDGE_PUNCT = "\"'`()[]{}<>,;.:!?*"
+_EDGE_PUNCT = "\"'`()[]{}<>,;.:!?*\u201c\u201d\u2018\u2019\u00ab\u00bb"  # and typographic quotes (OCR)
 _SEGMENT_SPLIT = re.compile(r"[./:@\\]")
 _IDENT_PART = re.compile(r"^(?:[a-z]{1,20}\d{0,3}|[A-Z][a-z]{1,20}\d{0,3}|[A-Z]{1,8}\d{0,3}|\d{1,4})$")
 _LOWER_HEX = re.compile(r"^[0-9a-f-]+$")
@@ -49,6 +49,10 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
 _EMAIL = re.compile(r"(?:[A-Za-z0-9%+'-]+ (?=[._+]))?[A-Za-z0-9._%+'-]+ ?@ ?[A-Za-z0-9-]+"
                     r"(?:(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}|[-.]?$)", re.MULTILINE)
 _NUMBERISH = re.compile(r"^[+(]?\d[\d()./-]*$")
+# A word, then two or more short lower-case pieces (``payments-7d4b9c8f6d-x2kqp``): what
+# orchestrators name pods, replica sets and containers (`B` may be a rewritten `8`; one capital a misread).
+_GENERATED = re.compile(r"^[a-z][a-z0-9]*(?:[-\u2013\u2014]+[a-z0-9]{1,10}){2,}$")
+_CONTINUED = re.compile(r"^[-./]\d[\d()./-]*$")
 _DATE = re.compile(r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})$")
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _VERSION = re.compile(r"^v?\d+(?:\.\d+){1,3}$")
@@ -94,6 +98,8 @@ def key_shaped(token: str) -> str | None:
         return kind if kind in ("slack_webhook", "azure_connection_string") else None
     if _LOWER_HEX.match(segment) or _UPPER_HEX.match(segment):
         return None  # git SHAs, UUIDs, digests: left for the detector's keyword rules
+    if _GENERATED.match(segment.lower()) and sum(ch.isupper() and ch != "B" for ch in segment) <= 1:
+        return kind  # generated resource names (k8s pods, containers): lower-case pieces
     parts = [p for p in re.split(r"(?<=[a-z])(?=[A-Z])|[-_]", segment) if p]
     if parts and all(_IDENT_PART.match(p) for p in parts):
         return kind  # snake_case, kebab-case, camelCase identifiers
@@ -146,7 +152,8 @@ def digit_runs(tokens: list[str]) -> list[tuple[int, int, str]]:
             i += 1
             continue
         j = i
-        while j + 1 < len(mapped) and _numberish(mapped[j + 1]):
+        # A group the OCR split off at its separator (``045`` ``-93-8970``) goes on the number.
+        while j + 1 < len(mapped) and (_numberish(mapped[j + 1]) or _CONTINUED.match(mapped[j + 1])):
             j += 1
         run = mapped[i:j + 1]
         digits = sum(ch.isdigit() for t in run for ch in t)
@@ -194,9 +201,19 @@ def keyword_values(tokens: list[str]) -> list[tuple[int, int, str]]:
         if _KEYWORD_INLINE.match(folded):
             out.append((i, i, kind))
             continue
-        if not _KEYWORD.match(folded):
+        # Tesseract often reads `_` as a space: `private key id":` is `private_key_id":`. The
+        # longest keyword of up to three words wins.
+        last, joined = -1, folded
+        for k in range(i, min(len(tokens), i + 3)):
+            if k > i:
+                if not joined.replace("_", "").isalpha():
+                    break  # a word that ends in `:` ends the keyword
+                joined += "_" + by_class(tokens[k]).lower()
+            if _KEYWORD.match(joined):
+                last, folded = k, joined
+        if last < 0:
             continue
-        nxt = i + 1
+        nxt = last + 1
         ends_with_mark = folded.rstrip().endswith((":", "="))
         if not ends_with_mark and nxt < len(tokens) and tokens[nxt] in (":", "=", "is:"):
             ends_with_mark, nxt = True, nxt + 1
