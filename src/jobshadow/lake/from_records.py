@@ -32,6 +32,7 @@ TYPED_TEXT = "typed_text"
 
 _ARROW: dict[str, pa.DataType] = {"int32": pa.int32(), "int64": pa.int64(), "json": pa.string()}
 
+
 @dataclass(frozen=True)
 class FieldColumn:
     """One column a record field becomes: where its value is, and how it is stored."""
@@ -41,6 +42,7 @@ class FieldColumn:
     json: bool = False  # the value is stored as a JSON string
     prompt: ColumnDef | None = None  # where the value goes in a prompt row (None: dropped there)
     into: str | None = None  # the JSON column this value is a key of (``records.into``)
+
 
 def _spec(meta: mi.Type) -> tuple[dict[str, Any] | None, str, bool]:
     """(lake spec, description, annotated) of a field's type."""
@@ -53,6 +55,7 @@ def _spec(meta: mi.Type) -> tuple[dict[str, Any] | None, str, bool]:
         return inner, doc or inner_doc, annotated
     return None, "", False
 
+
 def _base(t: mi.Type) -> mi.Type:
     while isinstance(t, mi.Metadata):
         t = t.type
@@ -61,6 +64,7 @@ def _base(t: mi.Type) -> mi.Type:
         if len(rest) == 1:
             return _base(rest[0])
     return t
+
 
 def _arrow(t: mi.Type, override: str | None) -> pa.DataType:
     if override is not None:
@@ -79,11 +83,13 @@ def _arrow(t: mi.Type, override: str | None) -> pa.DataType:
         return pa.list_(pa.string())
     raise RecordSpecError(f"no lake type for {base!r}: give it arrow=")
 
+
 def field_columns(struct: type[Record]) -> list[FieldColumn]:
     """The columns a record struct's fields become, in field order (common ``t`` excluded)."""
     info = mi.type_info(struct)
     assert isinstance(info, mi.StructType)
     return _columns(info, (), None, struct.__name__)
+
 
 def _columns(info: mi.StructType, prefix: tuple[str, ...], inherited: dict[str, Any] | None,
              where: str) -> list[FieldColumn]:
@@ -114,6 +120,7 @@ def _columns(info: mi.StructType, prefix: tuple[str, ...], inherited: dict[str, 
                   if spec["prompt"] else None)
         out.append(FieldColumn(path, col, json=spec["arrow"] == "json", prompt=prompt))
     return out
+
 
 def table_columns(structs: Iterable[type[Record]], *, derived: tuple[ColumnDef, ...] = (),
                   established: tuple[str, ...] = ()) -> tuple[ColumnDef, ...]:
@@ -146,6 +153,7 @@ def table_columns(structs: Iterable[type[Record]], *, derived: tuple[ColumnDef, 
             *(c for c in rest if c.sealed and c.name not in prompt_names),
             *(c for c in rest if c.name in prompt_names))
 
+
 def _merge(found: dict[str, ColumnDef], col: ColumnDef, where: str) -> None:
     have = found.get(col.name)
     if have is None:
@@ -155,9 +163,11 @@ def _merge(found: dict[str, ColumnDef], col: ColumnDef, where: str) -> None:
     elif col.doc and not have.doc:
         found[col.name] = ColumnDef(have.name, have.type, have.label, have.sealed, col.doc, have.also)
 
+
 def prompt_columns(structs: Iterable[type[Record]]) -> dict[str, str]:
     """column -> the column the same value is stored in when typed into an AI assistant."""
     return {fc.column.name: fc.prompt.name for s in structs for fc in field_columns(s) if fc.prompt is not None}
+
 
 def has_prompt_fields(struct: type[Record]) -> bool:
     """Whether rows of this struct hold typed content that an AI-assistant window relabels."""
@@ -165,14 +175,17 @@ def has_prompt_fields(struct: type[Record]) -> bool:
 
 _CACHE: dict[type[Record], list[FieldColumn]] = {}
 
+
 def _cached(struct: type[Record]) -> list[FieldColumn]:
     cols = _CACHE.get(struct)
     if cols is None:
         cols = _CACHE[struct] = field_columns(struct)
     return cols
 
+
 def _dumps(value: Any) -> str:
     return json.dumps(msgspec.to_builtins(value), sort_keys=True)
+
 
 def row_of(record: Record, *, prompt: bool = False) -> dict[str, Any]:
     """The curated row of one record (``t`` included); ``prompt``: typed into an AI assistant."""
