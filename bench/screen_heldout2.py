@@ -9,6 +9,12 @@ input boxes), new themes (high contrast, solarized, grey, a dim dark), fonts the
 not use (condensed, light, narrow, Bookman), odd sizes (11-22 px, xterm at 8 and 16 points) and
 odd scale factors (1.1, 1.75). Values are planted by the same ``Filler`` as the other batches; a
 few are shown the way these apps show them (base64 in a Kubernetes secret, an npm token).
+The credentials table of ``issue`` was written knowing that a header-column rule was planned.
+
+First and only untouched run (engine at commit 119b39a, 18 screens, 148 values legible to the
+checker): zero-leak 95.95%, utility 88.0%, look-alikes kept 91.6%. Three of its six leaks and
+most of the over-masking it showed were then fixed by general rules (the other three: a PIN
+column whose bold header tesseract reads as `rani`), so this batch is no longer held out.
 """
 
 from __future__ import annotations
